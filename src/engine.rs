@@ -1,0 +1,199 @@
+//! The engine: owns the loaded models and the options, immutable after construction, `Send + Sync`, meant to
+//! be created once and shared (by reference or `Arc`) by every thread of the application.
+
+use crate::align::align;
+use crate::compare::{cosine, Match, OperatingPoint};
+use crate::detect::{DetectParams, Detector, Face};
+use crate::embed::{Embedder, Embedding};
+use crate::error::{Error, Result};
+use crate::image::Image;
+use crate::pack::{find_model_dir, Calibration, ModelPack};
+use crate::quality::{QualityModel, QualityPolicy};
+use std::path::Path;
+
+/// Engine settings. Start from `Options::default()` and change what you need.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// Detector model name in the manifest (`yunet_s`, `yunet_n`); `None` = the manifest's default.
+    pub detector: Option<String>,
+    /// Embedder model name (`mobilefacenet`, `dlib_resnet`); `None` = the manifest's default.
+    pub embedder: Option<String>,
+    /// Quality model name (`lightqnet_dm100`, `lightqnet_dm050`); `None` = the manifest's default.
+    pub quality_model: Option<String>,
+    /// Load the learned quality model (LightQNet). Without it the quality report marks that component as
+    /// not assessed.
+    pub load_quality: bool,
+    pub detect: DetectParams,
+    /// Average each embedding with the one of the mirrored crop (2× embed time, better accuracy).
+    pub flip: bool,
+    /// Operating point of `compare`/`verify` decisions.
+    pub operating_point: OperatingPoint,
+    /// Thresholds of the quality gate.
+    pub quality: QualityPolicy,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            detector: None,
+            embedder: None,
+            quality_model: None,
+            load_quality: true,
+            detect: DetectParams::default(),
+            flip: false,
+            operating_point: OperatingPoint::default(),
+            quality: QualityPolicy::default(),
+        }
+    }
+}
+
+/// The face pipeline. See the crate docs for an example.
+#[derive(Debug)]
+pub struct Engine {
+    detector: Detector,
+    embedder: Embedder,
+    quality: Option<QualityModel>,
+    calibration: Option<Calibration>,
+    options: Options,
+    origin: String,
+}
+
+impl Engine {
+    /// Loads the models of a pack, verifying every file's sha256 and every model's inputs/outputs.
+    pub fn from_pack(pack: &ModelPack, options: Options) -> Result<Self> {
+        let m = &pack.manifest;
+        let det_spec = m.model(options.detector.as_deref().unwrap_or(&m.defaults.detector))?;
+        let emb_spec = m.model(options.embedder.as_deref().unwrap_or(&m.defaults.embedder))?;
+        let detector = Detector::new(det_spec, &pack.read_verified(det_spec)?)?;
+        let embedder = Embedder::new(emb_spec, &pack.read_verified(emb_spec)?)?;
+        let quality = match (options.load_quality, options.quality_model.as_deref().or(m.defaults.quality.as_deref())) {
+            (true, Some(name)) => {
+                let spec = m.model(name)?;
+                Some(QualityModel::new(spec, &pack.read_verified(spec)?)?)
+            }
+            _ => None,
+        };
+        let calibration = emb_spec.calibrations.iter().find(|c| c.flip == options.flip).cloned();
+        options.quality.validate()?;
+        Ok(Engine { detector, embedder, quality, calibration, options, origin: pack.origin() })
+    }
+
+    /// Loads from a model directory (its own `manifest.json`, else the built-in default manifest).
+    pub fn from_dir(dir: impl AsRef<Path>, options: Options) -> Result<Self> {
+        Self::from_pack(&ModelPack::from_dir(dir)?, options)
+    }
+
+    /// Loads from a model pack held in memory (see [`crate::pack::container`]; `facekit pack` makes one).
+    pub fn from_pack_bytes(bytes: &[u8], options: Options) -> Result<Self> {
+        Self::from_pack(&ModelPack::from_bytes(bytes.to_vec())?, options)
+    }
+
+    /// Loads from the first model directory found: `$FACEKIT_MODELS`, `./models`, `../shared/models`.
+    pub fn find(options: Options) -> Result<Self> {
+        Self::from_dir(find_model_dir(None)?, options)
+    }
+
+    /// Loads the model pack compiled into the library (cargo feature `bundled`).
+    #[cfg(feature = "bundled")]
+    pub fn bundled(options: Options) -> Result<Self> {
+        Self::from_pack(&ModelPack::from_static(crate::BUNDLED_PACK)?, options)
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+    /// Where the models came from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+    pub fn detector_name(&self) -> &str {
+        self.detector.name()
+    }
+    pub fn embedder(&self) -> &Embedder {
+        &self.embedder
+    }
+    pub fn quality_model(&self) -> Option<&QualityModel> {
+        self.quality.as_ref()
+    }
+    /// Identity of the embedder (its sha256): embeddings — and galleries — from different models never mix.
+    pub fn model_id(&self) -> &str {
+        &self.embedder.spec().sha256
+    }
+    /// Embedding dimension.
+    pub fn dim(&self) -> usize {
+        self.embedder.dim()
+    }
+    /// The calibration that holds for this engine's embedder and flip setting, if measured.
+    pub fn calibration(&self) -> Option<&Calibration> {
+        self.calibration.as_ref()
+    }
+
+    /// Detects faces in an upright RGB image, best score first.
+    pub fn detect(&self, img: &Image) -> Result<Vec<Face>> {
+        self.detector.detect(img, &self.options.detect)
+    }
+
+    /// Detects with other parameters than the engine's (e.g. a lower threshold for a second try).
+    pub fn detect_with(&self, img: &Image, params: &DetectParams) -> Result<Vec<Face>> {
+        self.detector.detect(img, params)
+    }
+
+    /// The largest detected face, or [`Error::NoFace`].
+    pub fn largest_face(&self, img: &Image) -> Result<Face> {
+        self.detect(img)?
+            .into_iter()
+            .max_by(|a, b| a.area().total_cmp(&b.area()))
+            .ok_or_else(|| Error::NoFace(String::new()))
+    }
+
+    /// The aligned crop the embedder sees (e.g. 112×112 for MobileFaceNet).
+    pub fn align(&self, img: &Image, face: &Face) -> Result<Image> {
+        align(img, face, self.embedder.template())
+    }
+
+    /// Aligns and embeds one face (with flip augmentation if the options say so).
+    pub fn embed(&self, img: &Image, face: &Face) -> Result<Embedding> {
+        self.embed_aligned(&self.align(img, face)?)
+    }
+
+    /// Embeds an already aligned crop.
+    pub fn embed_aligned(&self, crop: &Image) -> Result<Embedding> {
+        self.embedder.embed(crop, self.options.flip)
+    }
+
+    /// The calibrated threshold of an operating point.
+    pub fn threshold(&self, op: OperatingPoint) -> Result<f32> {
+        let cal = self.calibration.as_ref().ok_or_else(|| {
+            Error::invalid(format!(
+                "embedder '{}' has no calibration for flip={} in the manifest; run `facekit calibrate`",
+                self.embedder.spec().name,
+                self.options.flip
+            ))
+        })?;
+        cal.thresholds.get(op.key()).copied().ok_or_else(|| {
+            Error::invalid(format!("operating point {} was not measurable on {}", op.key(), cal.dataset))
+        })
+    }
+
+    /// Compares two embeddings at the engine's operating point.
+    pub fn compare(&self, a: &Embedding, b: &Embedding) -> Result<Match> {
+        self.compare_at(a.as_slice(), b.as_slice(), self.options.operating_point)
+    }
+
+    /// Compares two embeddings (any unit or non-unit vectors of this engine's dimension) at `op`.
+    pub fn compare_at(&self, a: &[f32], b: &[f32], op: OperatingPoint) -> Result<Match> {
+        if a.len() != self.dim() || b.len() != self.dim() {
+            return Err(Error::invalid(format!("embeddings must have {} values", self.dim())));
+        }
+        let similarity = cosine(a, b)?;
+        let threshold = self.threshold(op)?;
+        Ok(Match { similarity, is_match: similarity >= threshold, threshold, operating_point: op })
+    }
+
+    /// 1:1 verification: the largest face of each image, compared at the engine's operating point.
+    pub fn verify(&self, a: &Image, b: &Image) -> Result<Match> {
+        let ea = self.embed(a, &self.largest_face(a).map_err(|_| Error::NoFace(" in the first image".into()))?)?;
+        let eb = self.embed(b, &self.largest_face(b).map_err(|_| Error::NoFace(" in the second image".into()))?)?;
+        self.compare(&ea, &eb)
+    }
+}

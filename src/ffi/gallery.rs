@@ -1,0 +1,165 @@
+//! C ABI of the 1:N gallery. Same rules as the rest of `ffi`: NULL checks, magic tags, panic boundary,
+//! outputs written only on success.
+
+use super::*;
+use crate::gallery::Gallery;
+
+/// A gallery of enrolled identities. **Thread-safe**: searches run concurrently with each other and with
+/// enroll/remove/save from other threads (an internal read-write lock). Free with `fk_gallery_free`.
+pub struct fk_gallery {
+    magic: u64,
+    inner: Gallery,
+}
+const GALLERY_MAGIC: u64 = 0x666b_6761_6c6c_0001;
+
+/// Longest identity key in bytes (UTF-8, no NUL), excluding the terminator.
+pub const FK_ID_MAX: usize = 255;
+
+/// One search result: a NUL-terminated identity key and its similarity (cosine, best template of that
+/// identity).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct fk_hit {
+    pub id: [c_char; 256],
+    pub similarity: f32,
+}
+
+unsafe fn gallery_ref<'a>(p: *const fk_gallery) -> Result<&'a Gallery, Error> {
+    let g = nn(p, "gallery")?;
+    if g.magic != GALLERY_MAGIC {
+        return Err(Error::invalid("gallery: not an fk_gallery handle (freed or wrong pointer)"));
+    }
+    Ok(&g.inner)
+}
+
+unsafe fn put_gallery(out: *mut *mut fk_gallery, g: Gallery) {
+    *out = Box::into_raw(Box::new(fk_gallery { magic: GALLERY_MAGIC, inner: g }));
+}
+
+/// New empty gallery for the embeddings of `engine`'s embedder (its model id and dimension; templates of
+/// another model are refused). On FK_OK `*out` owns it. Returns FK_OK, FK_ERR_NULL_ARGUMENT,
+/// FK_ERR_INVALID_ARGUMENT, FK_ERR_PANIC. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_gallery_new(engine: *const fk_engine, out: *mut *mut fk_gallery) -> fk_status {
+    guard(|| {
+        let e = engine_ref(engine)?;
+        nn(out, "out")?;
+        put_gallery(out, Gallery::new(e.model_id(), e.dim())?);
+        Ok(())
+    })
+}
+
+/// Frees a gallery (unsaved changes are lost). NULL is a no-op. No other thread may be using it.
+#[no_mangle]
+pub unsafe extern "C" fn fk_gallery_free(gallery: *mut fk_gallery) {
+    boundary((), || {
+        if !gallery.is_null() && (*gallery).magic == GALLERY_MAGIC {
+            (*gallery).magic = 0;
+            drop(Box::from_raw(gallery));
+        }
+    });
+}
+
+/// Adds one template (`len` floats, the gallery's dimension) under identity `id` (1..255 bytes of UTF-8).
+/// Enrolling an existing id adds a template; an identity's score is its best template's. Returns FK_OK,
+/// FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (bad id, wrong length, zero/non-finite vector),
+/// FK_ERR_PANIC. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_gallery_enroll(gallery: *const fk_gallery, id: *const c_char, embedding: *const f32, len: usize) -> fk_status {
+    guard(|| {
+        let g = gallery_ref(gallery)?;
+        let id = cstr(id, "id")?;
+        let e = slice(embedding, len, "embedding")?;
+        g.enroll(id, &[e])
+    })
+}
+
+/// Detects the largest face in `image`, embeds it with `engine` and enrolls it under `id`. Returns the
+/// statuses of `fk_gallery_enroll` plus FK_ERR_INVALID_IMAGE, FK_ERR_NO_FACE, FK_ERR_INCOMPATIBLE (engine of
+/// another model). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_gallery_enroll_image(gallery: *const fk_gallery, engine: *const fk_engine, id: *const c_char, image: *const fk_image) -> fk_status {
+    guard(|| {
+        let g = gallery_ref(gallery)?;
+        let e = engine_ref(engine)?;
+        let id = cstr(id, "id")?;
+        if e.model_id() != g.model_id() {
+            return Err(Error::Incompatible("engine's embedder differs from the gallery's".into()));
+        }
+        let img = image_from(image)?;
+        let emb = e.embed(&img, &e.largest_face(&img)?)?;
+        g.enroll(id, &[emb.as_slice()])
+    })
+}
+
+/// Removes an identity and all its templates. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_NOT_FOUND,
+/// FK_ERR_PANIC. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_gallery_remove(gallery: *const fk_gallery, id: *const c_char) -> fk_status {
+    guard(|| {
+        let g = gallery_ref(gallery)?;
+        g.remove(cstr(id, "id")?).map(|_| ())
+    })
+}
+
+/// Number of enrolled identities (0 for an invalid handle). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_gallery_count(gallery: *const fk_gallery) -> usize {
+    boundary(0, || gallery_ref(gallery).map(|g| g.count()).unwrap_or(0))
+}
+
+/// Searches for `query` (`len` floats): up to `capacity` identities, best first, with similarity ≥
+/// `threshold` (take it from `fk_engine_threshold` for a calibrated operating point; -1 returns the nearest
+/// identities whatever their score). `*count` = hits written; 0 means "nobody enrolled matches" (the
+/// open-set answer), still FK_OK. Returns FK_OK, FK_ERR_NULL_ARGUMENT,
+/// FK_ERR_INVALID_ARGUMENT, FK_ERR_PANIC. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_gallery_search(gallery: *const fk_gallery, query: *const f32, len: usize, threshold: f32, hits: *mut fk_hit, capacity: usize, count: *mut usize) -> fk_status {
+    guard(|| {
+        let g = gallery_ref(gallery)?;
+        let q = slice(query, len, "query")?;
+        nn(count, "count")?;
+        if hits.is_null() {
+            return Err(Error::NullArgument("hits"));
+        }
+        if capacity == 0 {
+            return Err(Error::invalid("capacity is 0"));
+        }
+        if threshold.is_nan() {
+            return Err(Error::invalid("threshold is NaN"));
+        }
+        let found = g.search(q, capacity, Some(threshold))?;
+        for (i, h) in found.iter().enumerate() {
+            let mut id = [0 as c_char; 256];
+            for (d, s) in id.iter_mut().zip(h.id.bytes().take(FK_ID_MAX)) {
+                *d = s as c_char;
+            }
+            *hits.add(i) = fk_hit { id, similarity: h.similarity };
+        }
+        *count = found.len();
+        Ok(())
+    })
+}
+
+/// Saves atomically to `path` (temporary file, fsync, rename, fsync of the folder): after a crash the file
+/// is the old or the new gallery, never a mix. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT,
+/// FK_ERR_IO, FK_ERR_PANIC. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_gallery_save(gallery: *const fk_gallery, path: *const c_char) -> fk_status {
+    guard(|| gallery_ref(gallery)?.save(cstr(path, "path")?))
+}
+
+/// Loads a gallery saved by `fk_gallery_save`, verifying magic, version, checksum, lengths and that it was
+/// made with `engine`'s embedder. On FK_OK `*out` owns it. Returns FK_OK, FK_ERR_NULL_ARGUMENT,
+/// FK_ERR_INVALID_ARGUMENT, FK_ERR_IO, FK_ERR_CORRUPT, FK_ERR_INCOMPATIBLE, FK_ERR_PANIC. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_gallery_load(engine: *const fk_engine, path: *const c_char, out: *mut *mut fk_gallery) -> fk_status {
+    guard(|| {
+        let e = engine_ref(engine)?;
+        let p = cstr(path, "path")?;
+        nn(out, "out")?;
+        let g = Gallery::load(p, e.model_id(), e.dim())?;
+        put_gallery(out, g);
+        Ok(())
+    })
+}

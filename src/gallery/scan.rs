@@ -1,0 +1,120 @@
+//! The inner loops: quantisation, dot products, top-k selection.
+//!
+//! The kernels are plain fixed-width array loops over `as_chunks`, which LLVM vectorises on the baseline
+//! target (SSE2 on x86_64, NEON on aarch64) without `unsafe` or target-specific code.
+
+/// Width of one int8 step; int8 rows and the widened query are zero-padded to a multiple of it.
+pub(super) const I8_LANES: usize = 32;
+
+/// Quantises a unit-norm row into `out` (same length) with a symmetric per-row scale; returns the scale,
+/// so that `row ≈ out * scale`. Values land in -127..=127 (never -128, which the kernel relies on).
+pub(super) fn quantize_row(row: &[f32], out: &mut [i8]) -> f32 {
+    let max = max_abs(row);
+    let inv = 127.0 / max;
+    for (o, &x) in out.iter_mut().zip(row) {
+        // |x * inv| <= 127 up to rounding, and `as` saturates anyway.
+        *o = (x * inv).round() as i8;
+    }
+    max / 127.0
+}
+
+/// Quantises a unit-norm query like [`quantize_row`], widened to `i16` and zero-padded to `stride`. Its scale
+/// is the same for every row, so it does not change the ranking and is dropped.
+pub(super) fn quantize_query(q: &[f32], stride: usize) -> Vec<i16> {
+    let inv = 127.0 / max_abs(q);
+    let mut out = vec![0i16; stride];
+    for (o, &x) in out.iter_mut().zip(q) {
+        *o = (x * inv).round() as i16;
+    }
+    out
+}
+
+/// Largest absolute value; positive for the unit vectors this is called with.
+fn max_abs(v: &[f32]) -> f32 {
+    v.iter().fold(0.0f32, |m, x| m.max(x.abs()))
+}
+
+/// Dot product of a padded int8 row with the padded `i16` query (both a multiple of [`I8_LANES`] long).
+#[inline]
+fn dot_i8(row: &[i8], query: &[i16]) -> i32 {
+    let (row, _) = row.as_chunks::<I8_LANES>();
+    let (query, _) = query.as_chunks::<I8_LANES>();
+    let mut acc = [0i32; I8_LANES / 2];
+    for (r, q) in row.iter().zip(query) {
+        for i in 0..I8_LANES / 2 {
+            // Each product is at most 127 * 127 = 16129, so the sum of two fits in an i16 (<= 32258):
+            // one widening to i32 per two products instead of one per product.
+            let j = i + I8_LANES / 2;
+            let pair = i16::from(r[i]) * q[i] + i16::from(r[j]) * q[j];
+            acc[i] += i32::from(pair);
+        }
+    }
+    acc.iter().sum()
+}
+
+/// Scores every row of `rows` (a block of padded int8 rows with their `scales`) against `query` and offers
+/// them to `top` as `(approximate similarity / query scale, first_row + index)`.
+pub(super) fn scan_i8(rows: &[i8], scales: &[f32], stride: usize, query: &[i16], first_row: u32, top: &mut TopK) {
+    for (i, (row, &scale)) in rows.chunks_exact(stride).zip(scales).enumerate() {
+        top.push(dot_i8(row, query) as f32 * scale, first_row + i as u32);
+    }
+}
+
+/// Exact `f32` dot product. Eight independent accumulators: LLVM does not reorder float additions by itself,
+/// and one accumulator would make every addition wait for the previous one.
+#[inline]
+pub(super) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let (ca, ra) = a.as_chunks::<8>();
+    let (cb, rb) = b.as_chunks::<8>();
+    let mut acc = [0.0f32; 8];
+    for (x, y) in ca.iter().zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]) + tail
+}
+
+/// Keeps the `cap` highest `(score, index)` pairs offered. Amortised O(1) per offer: items below the current
+/// floor are rejected with one comparison; the buffer is cut back to `cap` (quickselect) when it reaches `2 * cap`.
+pub(super) struct TopK {
+    cap: usize,
+    items: Vec<(f32, u32)>,
+    /// Every kept item is at or above this; offers at or below it cannot enter.
+    floor: f32,
+}
+
+impl TopK {
+    pub(super) fn new(cap: usize) -> TopK {
+        // With cap 0 nothing (finite) can ever enter.
+        let floor = if cap == 0 { f32::INFINITY } else { f32::NEG_INFINITY };
+        TopK { cap, items: Vec::with_capacity(2 * cap), floor }
+    }
+
+    #[inline]
+    pub(super) fn push(&mut self, score: f32, index: u32) {
+        if score > self.floor {
+            self.items.push((score, index));
+            if self.items.len() >= 2 * self.cap {
+                self.prune();
+            }
+        }
+    }
+
+    fn prune(&mut self) {
+        if self.items.len() > self.cap {
+            self.items.select_nth_unstable_by(self.cap - 1, |a, b| b.0.total_cmp(&a.0));
+            self.items.truncate(self.cap);
+            // After the selection the last kept item is the smallest kept one.
+            self.floor = self.items[self.cap - 1].0;
+        }
+    }
+
+    /// The kept pairs, best first.
+    pub(super) fn into_sorted(mut self) -> Vec<(f32, u32)> {
+        self.prune();
+        self.items.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        self.items
+    }
+}

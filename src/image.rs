@@ -1,0 +1,458 @@
+//! Image input: [`ImageView`] describes the caller's frame (any supported pixel format, stride and camera
+//! rotation) without copying it; [`Image`] is the one owned image type of the pipeline — upright, tightly
+//! packed RGB8 — made from a view in a single pass. Every layout decision is checked here, in safe code,
+//! with checked arithmetic: a wrong width/height/stride/length is an [`Error::InvalidImage`], never a panic.
+
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// Largest accepted side, in pixels. Bigger frames are refused rather than risking a huge allocation on a
+/// small device; downscale first.
+pub const MAX_SIDE: u32 = 16384;
+/// Largest accepted pixel count (64 megapixels: an 8000×8000 frame; a 10000×10000 one is refused).
+pub const MAX_PIXELS: u64 = 64 * 1024 * 1024;
+
+/// Pixel layouts a camera or decoder delivers. C values are explicit and stable.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PixelFormat {
+    /// 3 bytes per pixel, R G B.
+    Rgb8 = 1,
+    /// 3 bytes per pixel, B G R (OpenCV's default).
+    Bgr8 = 2,
+    /// 4 bytes per pixel, R G B A (alpha ignored).
+    Rgba8 = 3,
+    /// 4 bytes per pixel, B G R A (alpha ignored; iOS `kCVPixelFormatType_32BGRA`).
+    Bgra8 = 4,
+    /// 1 byte per pixel, luma.
+    Gray8 = 5,
+    /// Y plane (`stride` bytes per row, `height` rows) then one interleaved V/U plane of ⌈height/2⌉ rows with
+    /// the same stride (Android camera default).
+    Nv21 = 6,
+    /// As NV21 with U/V order (U first).
+    Nv12 = 7,
+    /// Y plane (`stride`), then U plane then V plane, each ⌈height/2⌉ rows of stride ⌈stride/2⌉.
+    I420 = 8,
+}
+
+impl PixelFormat {
+    /// Maps a C integer to a format by checking, never by transmuting.
+    pub fn from_i32(v: i32) -> Option<Self> {
+        use PixelFormat::*;
+        Some(match v {
+            1 => Rgb8,
+            2 => Bgr8,
+            3 => Rgba8,
+            4 => Bgra8,
+            5 => Gray8,
+            6 => Nv21,
+            7 => Nv12,
+            8 => I420,
+            _ => return None,
+        })
+    }
+    /// Bytes per pixel of the (first) plane.
+    pub fn bytes_per_pixel(self) -> usize {
+        match self {
+            PixelFormat::Rgb8 | PixelFormat::Bgr8 => 3,
+            PixelFormat::Rgba8 | PixelFormat::Bgra8 => 4,
+            _ => 1,
+        }
+    }
+}
+
+/// Clockwise rotation that turns the buffer upright (Android's `rotationDegrees`, iOS's orientation).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Rotation {
+    #[default]
+    R0 = 0,
+    R90 = 90,
+    R180 = 180,
+    R270 = 270,
+}
+
+impl Rotation {
+    /// Maps degrees (0/90/180/270) to a rotation; anything else is `None`.
+    pub fn from_degrees(v: i32) -> Option<Self> {
+        Some(match v {
+            0 => Rotation::R0,
+            90 => Rotation::R90,
+            180 => Rotation::R180,
+            270 => Rotation::R270,
+            _ => return None,
+        })
+    }
+}
+
+/// A borrowed, validated description of a caller's frame. Creating one checks the layout; it copies nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct ImageView<'a> {
+    data: &'a [u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+    format: PixelFormat,
+    rotation: Rotation,
+}
+
+fn bad(msg: String) -> Error {
+    Error::InvalidImage(msg)
+}
+
+impl<'a> ImageView<'a> {
+    /// Describes `data` as a `width`×`height` frame whose rows start every `stride` bytes (for YUV formats
+    /// `stride` is the luma row stride; see [`PixelFormat`] for the plane layout). The last row may be short
+    /// (only `width·bpp` bytes), as Android camera planes are.
+    pub fn new(
+        data: &'a [u8],
+        width: u32,
+        height: u32,
+        stride: usize,
+        format: PixelFormat,
+        rotation: Rotation,
+    ) -> Result<Self> {
+        if width == 0 || height == 0 {
+            return Err(bad(format!("empty image {width}x{height}")));
+        }
+        if width > MAX_SIDE || height > MAX_SIDE || (width as u64) * (height as u64) > MAX_PIXELS {
+            return Err(bad(format!(
+                "image {width}x{height} is too large (max {MAX_SIDE} px a side, {MAX_PIXELS} pixels); downscale it first"
+            )));
+        }
+        let needed = Self::required_len(width, height, stride, format)?;
+        if data.len() < needed {
+            return Err(bad(format!(
+                "buffer holds {} bytes but a {width}x{height} {format:?} image with stride {stride} needs {needed}",
+                data.len()
+            )));
+        }
+        Ok(ImageView { data, width, height, stride, format, rotation })
+    }
+
+    /// A tightly packed view (stride = width · bytes per pixel), upright.
+    pub fn packed(data: &'a [u8], width: u32, height: u32, format: PixelFormat) -> Result<Self> {
+        let stride = (width as usize)
+            .checked_mul(format.bytes_per_pixel())
+            .ok_or_else(|| bad("stride overflows".into()))?;
+        Self::new(data, width, height, stride, format, Rotation::R0)
+    }
+
+    /// Minimum buffer length for this layout, or an error if the stride is too small or sizes overflow.
+    pub fn required_len(width: u32, height: u32, stride: usize, format: PixelFormat) -> Result<usize> {
+        let (w, h) = (width as usize, height as usize);
+        let overflow = || bad(format!("size of a {width}x{height} image with stride {stride} overflows"));
+        let row = w.checked_mul(format.bytes_per_pixel()).ok_or_else(overflow)?;
+        if stride < row {
+            return Err(bad(format!("stride {stride} is less than width x bytes-per-pixel = {row}")));
+        }
+        // Bytes for `rows` rows of `row_len` bytes `stride` apart, the last one possibly short.
+        let plane = |rows: usize, stride: usize, row_len: usize| -> Option<usize> {
+            stride.checked_mul(rows.checked_sub(1)?)?.checked_add(row_len)
+        };
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let len = match format {
+            PixelFormat::Nv21 | PixelFormat::Nv12 => {
+                if stride < 2 * cw {
+                    return Err(bad(format!("stride {stride} is less than the chroma row {}", 2 * cw)));
+                }
+                stride.checked_mul(h).and_then(|y| y.checked_add(plane(ch, stride, 2 * cw)?))
+            }
+            PixelFormat::I420 => {
+                let cs = stride.div_ceil(2);
+                let chroma = cs.checked_mul(ch);
+                stride
+                    .checked_mul(h)
+                    .and_then(|y| y.checked_add(chroma?)?.checked_add(plane(ch, cs, cw)?))
+            }
+            _ => plane(h, stride, row),
+        };
+        len.ok_or_else(overflow)
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+    pub fn format(&self) -> PixelFormat {
+        self.format
+    }
+    pub fn rotation(&self) -> Rotation {
+        self.rotation
+    }
+    /// Width and height of the upright image (swapped for 90°/270°).
+    pub fn upright_size(&self) -> (u32, u32) {
+        match self.rotation {
+            Rotation::R90 | Rotation::R270 => (self.height, self.width),
+            _ => (self.width, self.height),
+        }
+    }
+
+    /// RGB of buffer pixel (x, y). Bounds were validated at construction.
+    #[inline]
+    fn rgb_at(&self, x: usize, y: usize) -> [u8; 3] {
+        let d = self.data;
+        let s = self.stride;
+        match self.format {
+            PixelFormat::Rgb8 => {
+                let i = y * s + 3 * x;
+                [d[i], d[i + 1], d[i + 2]]
+            }
+            PixelFormat::Bgr8 => {
+                let i = y * s + 3 * x;
+                [d[i + 2], d[i + 1], d[i]]
+            }
+            PixelFormat::Rgba8 => {
+                let i = y * s + 4 * x;
+                [d[i], d[i + 1], d[i + 2]]
+            }
+            PixelFormat::Bgra8 => {
+                let i = y * s + 4 * x;
+                [d[i + 2], d[i + 1], d[i]]
+            }
+            PixelFormat::Gray8 => {
+                let g = d[y * s + x];
+                [g, g, g]
+            }
+            PixelFormat::Nv21 | PixelFormat::Nv12 => {
+                let luma = d[y * s + x];
+                let c = s * self.height as usize + (y / 2) * s + 2 * (x / 2);
+                let (u, v) = if self.format == PixelFormat::Nv12 { (d[c], d[c + 1]) } else { (d[c + 1], d[c]) };
+                yuv_to_rgb(luma, u, v)
+            }
+            PixelFormat::I420 => {
+                let luma = d[y * s + x];
+                let cs = s.div_ceil(2);
+                let ch = (self.height as usize).div_ceil(2);
+                let u0 = s * self.height as usize;
+                let i = (y / 2) * cs + x / 2;
+                yuv_to_rgb(luma, d[u0 + i], d[u0 + cs * ch + i])
+            }
+        }
+    }
+
+    /// Converts to an upright, tightly packed RGB8 [`Image`]: the one pass over the caller's pixels.
+    pub fn to_image(&self) -> Image {
+        let (uw, uh) = self.upright_size();
+        let (uw, uh) = (uw as usize, uh as usize);
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut out = vec![0u8; uw * uh * 3];
+        // Fast path: already upright RGB — copy whole rows.
+        if self.format == PixelFormat::Rgb8 && self.rotation == Rotation::R0 {
+            for (y, dst) in out.chunks_exact_mut(uw * 3).enumerate() {
+                dst.copy_from_slice(&self.data[y * self.stride..y * self.stride + uw * 3]);
+            }
+        } else {
+            for (uy, dst) in out.chunks_exact_mut(uw * 3).enumerate() {
+                for ux in 0..uw {
+                    // Upright pixel (ux, uy) comes from buffer pixel (x, y).
+                    let (x, y) = match self.rotation {
+                        Rotation::R0 => (ux, uy),
+                        Rotation::R90 => (uy, h - 1 - ux),
+                        Rotation::R180 => (w - 1 - ux, h - 1 - uy),
+                        Rotation::R270 => (w - 1 - uy, ux),
+                    };
+                    dst[3 * ux..3 * ux + 3].copy_from_slice(&self.rgb_at(x, y));
+                }
+            }
+        }
+        Image { width: uw as u32, height: uh as u32, pixels: out }
+    }
+}
+
+/// BT.601 full-range (JFIF) YUV → RGB, the range Android and iOS cameras use for their YUV 4:2:0 output.
+#[inline]
+fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
+    let (y, u, v) = (y as f32, u as f32 - 128.0, v as f32 - 128.0);
+    let c = |x: f32| x.round().clamp(0.0, 255.0) as u8;
+    [c(y + 1.402 * v), c(y - 0.344_136 * u - 0.714_136 * v), c(y + 1.772 * u)]
+}
+
+/// The pipeline's one owned image: upright, tightly packed RGB8. Aligned face crops are `Image`s too.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Image {
+    width: u32,
+    height: u32,
+    pixels: Vec<u8>,
+}
+
+impl Image {
+    /// Wraps packed RGB8 pixels; the length must be exactly `width·height·3`.
+    pub fn from_rgb(width: u32, height: u32, pixels: Vec<u8>) -> Result<Self> {
+        ImageView::packed(&pixels, width, height, PixelFormat::Rgb8)?;
+        if pixels.len() != width as usize * height as usize * 3 {
+            return Err(bad(format!("{} bytes is not {width}x{height}x3", pixels.len())));
+        }
+        Ok(Image { width, height, pixels })
+    }
+    pub(crate) fn zeroed(width: u32, height: u32) -> Self {
+        Image { width, height, pixels: vec![0; width as usize * height as usize * 3] }
+    }
+    /// Decodes a JPEG or PNG file (checking its size before allocating).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::decode(&bytes).map_err(|e| match e {
+            Error::Decode { msg, .. } => Error::Decode { path: path.display().to_string(), msg },
+            e => e,
+        })
+    }
+    /// Decodes JPEG or PNG bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let derr = |msg: String| Error::Decode { path: "<memory>".into(), msg };
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| derr(e.to_string()))?;
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_SIDE);
+        limits.max_image_height = Some(MAX_SIDE);
+        limits.max_alloc = Some(MAX_PIXELS * 4);
+        reader.limits(limits);
+        let img = reader.decode().map_err(|e| derr(e.to_string()))?;
+        let rgb = img.into_rgb8();
+        let (w, h) = rgb.dimensions();
+        Image::from_rgb(w, h, rgb.into_raw())
+    }
+    /// Writes a PNG/JPEG (by extension), e.g. to inspect an aligned crop.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        image::save_buffer(path, &self.pixels, self.width, self.height, image::ExtendedColorType::Rgb8)
+            .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))
+    }
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+    /// Packed RGB8 bytes, row after row.
+    pub fn pixels(&self) -> &[u8] {
+        &self.pixels
+    }
+    /// The packed RGB8 bytes, taken out.
+    pub fn into_pixels(self) -> Vec<u8> {
+        self.pixels
+    }
+    pub(crate) fn pixels_mut(&mut self) -> &mut [u8] {
+        &mut self.pixels
+    }
+    /// This image as an upright RGB8 view.
+    pub fn view(&self) -> ImageView<'_> {
+        ImageView {
+            data: &self.pixels,
+            width: self.width,
+            height: self.height,
+            stride: self.width as usize * 3,
+            format: PixelFormat::Rgb8,
+            rotation: Rotation::R0,
+        }
+    }
+    /// RGB at integer coordinates; (0,0,0) outside (the constant border the aligner uses).
+    #[inline]
+    pub(crate) fn get(&self, x: i64, y: i64) -> [f32; 3] {
+        if x < 0 || y < 0 || x >= self.width as i64 || y >= self.height as i64 {
+            return [0.0; 3];
+        }
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        [self.pixels[i] as f32, self.pixels[i + 1] as f32, self.pixels[i + 2] as f32]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gradient(w: u32, h: u32) -> Image {
+        let mut p = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                p.extend_from_slice(&[(x * 40) as u8, (y * 40) as u8, ((x + y) * 20) as u8]);
+            }
+        }
+        Image::from_rgb(w, h, p).unwrap()
+    }
+
+    #[test]
+    fn rejects_bad_layouts() {
+        let buf = vec![0u8; 100];
+        assert!(ImageView::new(&buf, 0, 5, 15, PixelFormat::Rgb8, Rotation::R0).is_err());
+        assert!(ImageView::new(&buf, 5, 5, 14, PixelFormat::Rgb8, Rotation::R0).is_err()); // stride < 15
+        assert!(ImageView::new(&buf, 6, 6, 18, PixelFormat::Rgb8, Rotation::R0).is_err()); // needs 108
+        assert!(ImageView::new(&buf, 5, 5, 18, PixelFormat::Rgb8, Rotation::R0).is_ok()); // needs 4*18+15 = 87
+    }
+
+    #[test]
+    fn last_row_may_be_short_but_not_shorter() {
+        let buf = vec![0u8; 18 * 4 + 15];
+        assert!(ImageView::new(&buf, 5, 5, 18, PixelFormat::Rgb8, Rotation::R0).is_ok());
+        assert!(ImageView::new(&buf[..buf.len() - 1], 5, 5, 18, PixelFormat::Rgb8, Rotation::R0).is_err());
+    }
+
+    #[test]
+    fn overflow_and_huge_sizes_are_errors() {
+        let buf = vec![0u8; 16];
+        assert!(ImageView::new(&buf, 10000, 10000, 30000, PixelFormat::Rgb8, Rotation::R0).is_err());
+        assert!(ImageView::new(&buf, 4, 4, usize::MAX, PixelFormat::Rgb8, Rotation::R0).is_err());
+        assert!(ImageView::new(&buf, 4, 4, usize::MAX / 2, PixelFormat::Nv21, Rotation::R0).is_err());
+        assert!(ImageView::new(&buf, 4, 4, usize::MAX / 3, PixelFormat::I420, Rotation::R0).is_err());
+    }
+
+    #[test]
+    fn rotations_map_pixels_upright() {
+        let img = gradient(4, 3);
+        // Rotate the upright image 90° counter-clockwise into a buffer; rotation R90 must undo it.
+        let (w, h) = (3u32, 4u32);
+        let mut buf = vec![0u8; (w * h * 3) as usize];
+        for uy in 0..3usize {
+            for ux in 0..4usize {
+                let (x, y) = (uy, 3 - ux); // inverse of the R90 mapping
+                let src = (uy * 4 + ux) * 3;
+                buf[(y * 3 + x) * 3..(y * 3 + x) * 3 + 3].copy_from_slice(&img.pixels()[src..src + 3]);
+            }
+        }
+        let v = ImageView::new(&buf, w, h, (w * 3) as usize, PixelFormat::Rgb8, Rotation::R90).unwrap();
+        assert_eq!(v.to_image(), img);
+        // 180°: the buffer is the upright image with its pixel order reversed.
+        let rev: Vec<u8> = img.pixels().chunks_exact(3).rev().flatten().copied().collect();
+        let v = ImageView::new(&rev, 4, 3, 12, PixelFormat::Rgb8, Rotation::R180).unwrap();
+        assert_eq!(v.to_image(), img);
+    }
+
+    #[test]
+    fn channel_orders_and_gray() {
+        let px = [10u8, 20, 30, 255];
+        let v = ImageView::packed(&px[..3], 1, 1, PixelFormat::Bgr8).unwrap().to_image();
+        assert_eq!(v.pixels(), &[30, 20, 10]);
+        let v = ImageView::packed(&px, 1, 1, PixelFormat::Bgra8).unwrap().to_image();
+        assert_eq!(v.pixels(), &[30, 20, 10]);
+        let v = ImageView::packed(&px[..1], 1, 1, PixelFormat::Gray8).unwrap().to_image();
+        assert_eq!(v.pixels(), &[10, 10, 10]);
+    }
+
+    #[test]
+    fn yuv_formats_decode_grey_and_colour() {
+        // 2x2 frame, Y=100 everywhere, U=V=128 → grey 100.
+        let nv = [100u8, 100, 100, 100, 128, 128];
+        for f in [PixelFormat::Nv21, PixelFormat::Nv12] {
+            let img = ImageView::new(&nv, 2, 2, 2, f, Rotation::R0).unwrap().to_image();
+            assert!(img.pixels().iter().all(|&p| p == 100));
+        }
+        let i420 = [100u8, 100, 100, 100, 128, 128];
+        let img = ImageView::new(&i420, 2, 2, 2, PixelFormat::I420, Rotation::R0).unwrap().to_image();
+        assert!(img.pixels().iter().all(|&p| p == 100));
+        // Strong V → red dominates; NV21 stores V first.
+        let red = [128u8, 128, 128, 128, 255, 128];
+        let p = ImageView::new(&red, 2, 2, 2, PixelFormat::Nv21, Rotation::R0).unwrap().to_image();
+        assert!(p.pixels()[0] > 200 && p.pixels()[2] < 140);
+        // Too short a chroma plane is an error.
+        assert!(ImageView::new(&nv[..5], 2, 2, 2, PixelFormat::Nv21, Rotation::R0).is_err());
+    }
+
+    #[test]
+    fn decode_rejects_garbage() {
+        assert!(matches!(Image::decode(b"not an image"), Err(Error::Decode { .. })));
+        assert!(matches!(Image::decode(&[]), Err(Error::Decode { .. })));
+    }
+}

@@ -1,0 +1,152 @@
+//! The thin layer over tract: build an optimised plan for one input shape once, check the model's
+//! inputs/outputs against the manifest, turn an RGB image into the model's tensor, and run it.
+//! Plans are immutable and shared by all threads; each call takes a reusable run state from a small pool so
+//! steady-state inference allocates little and no caller waits for another.
+
+use crate::error::{Error, Result};
+use crate::image::Image;
+use crate::pack::{Channels, InputSpec, Layout};
+use std::sync::{Arc, Mutex};
+use tract_onnx::prelude::*;
+
+type Plan = Arc<TypedRunnableModel>;
+type State = TypedSimpleState;
+
+/// Parses ONNX bytes (no shapes fixed yet).
+pub(crate) fn parse_onnx(bytes: &[u8], what: &str) -> Result<InferenceModel> {
+    tract_onnx::onnx()
+        .with_ignore_value_info(true)
+        .model_for_read(&mut &bytes[..])
+        .map_err(|e| Error::ModelFormat(format!("{what}: not a loadable ONNX model: {e}")))
+}
+
+/// An optimised plan for one fixed input shape, with its output names resolved to indices.
+pub(crate) struct Net {
+    plan: Plan,
+    outputs: Vec<usize>,
+    pool: Mutex<Vec<State>>,
+    pub shape: Vec<usize>,
+}
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Net").field("shape", &self.shape).finish()
+    }
+}
+
+/// Per-run states kept for reuse; more than this many concurrent callers just allocate their own.
+const POOL_MAX: usize = 16;
+
+impl Net {
+    /// Pins `input` (checked against the model's single input) to `shape` and resolves `outputs` by name.
+    pub fn build(model: &InferenceModel, what: &str, input: &str, shape: &[usize], outputs: &[&str]) -> Result<Self> {
+        let fmt = |e: TractError| Error::ModelFormat(format!("{what}: {e}"));
+        let inputs = model.input_outlets().map_err(fmt)?;
+        if inputs.len() != 1 {
+            return Err(Error::ModelFormat(format!("{what}: expected one input, model has {}", inputs.len())));
+        }
+        let in_name = &model.node(inputs[0].node).name;
+        if in_name != input {
+            return Err(Error::ModelFormat(format!("{what}: manifest says input '{input}', model has '{in_name}'")));
+        }
+        let names: Vec<String> = model
+            .output_outlets()
+            .map_err(fmt)?
+            .iter()
+            .map(|o| model.outlet_label(*o).unwrap_or(&model.node(o.node).name).to_string())
+            .collect();
+        let idx = outputs
+            .iter()
+            .map(|want| {
+                names.iter().position(|n| n == want).ok_or_else(|| {
+                    Error::ModelFormat(format!("{what}: manifest names output '{want}', model has {names:?}"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let plan = model
+            .clone()
+            .with_input_fact(0, f32::fact(shape).into())
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| Error::ModelFormat(format!("{what}: cannot prepare for input {shape:?}: {e}")))?;
+        Ok(Net { plan, outputs: idx, pool: Mutex::new(Vec::new()), shape: shape.to_vec() })
+    }
+
+    /// Runs on `input` (which must have `self.shape`) and returns the requested outputs, flattened.
+    pub fn run(&self, input: Tensor) -> Result<Vec<Vec<f32>>> {
+        let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
+        let mut state = match pooled {
+            Some(s) => s,
+            None => self.plan.spawn().map_err(|e| Error::Internal(format!("inference state: {e}")))?,
+        };
+        let out = state.run(tvec!(input.into())).map_err(|e| Error::Internal(format!("inference: {e}")))?;
+        if let Ok(mut p) = self.pool.lock() {
+            if p.len() < POOL_MAX {
+                p.push(state);
+            }
+        }
+        self.outputs
+            .iter()
+            .map(|&i| {
+                let t = out.get(i).ok_or_else(|| Error::Internal("missing output".into()))?;
+                let v = t.to_plain_array_view::<f32>().map_err(|e| Error::Internal(format!("output type: {e}")))?;
+                Ok(v.iter().copied().collect())
+            })
+            .collect()
+    }
+}
+
+/// Writes `img` (RGB8) into a batch-1 tensor laid out as `spec` says, placed at the top-left of a
+/// `tw`×`th` canvas padded with zeros (the detector pads; other models have `tw`,`th` = the image size).
+pub(crate) fn to_tensor(img: &Image, spec: &InputSpec, tw: usize, th: usize) -> Tensor {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let order: [usize; 3] = match spec.channels {
+        Channels::RGB => [0, 1, 2],
+        Channels::BGR => [2, 1, 0],
+    };
+    // Precompute per-channel affine: v = p * a + b.
+    let a: [f32; 3] = std::array::from_fn(|c| spec.scale / spec.std[c]);
+    let b: [f32; 3] = std::array::from_fn(|c| -spec.mean[c] / spec.std[c]);
+    let px = img.pixels();
+    let mut data = vec![0f32; 3 * tw * th];
+    // Padding holds the value a zero pixel maps to, as the reference pads raw pixels with 0 before normalising.
+    let pad: [f32; 3] = b;
+    match spec.layout {
+        Layout::NCHW => {
+            for (c, plane) in data.chunks_exact_mut(tw * th).enumerate() {
+                let src_c = order[c];
+                if w < tw || h < th {
+                    plane.fill(pad[c]);
+                }
+                for y in 0..h.min(th) {
+                    let row = &px[y * w * 3..(y + 1) * w * 3];
+                    let dst = &mut plane[y * tw..y * tw + w.min(tw)];
+                    for (x, d) in dst.iter_mut().enumerate() {
+                        *d = row[3 * x + src_c] as f32 * a[c] + b[c];
+                    }
+                }
+            }
+        }
+        Layout::NHWC => {
+            if w < tw || h < th {
+                for p in data.chunks_exact_mut(3) {
+                    p.copy_from_slice(&pad);
+                }
+            }
+            for y in 0..h.min(th) {
+                for x in 0..w.min(tw) {
+                    let s = (y * w + x) * 3;
+                    let d = (y * tw + x) * 3;
+                    for c in 0..3 {
+                        data[d + c] = px[s + order[c]] as f32 * a[c] + b[c];
+                    }
+                }
+            }
+        }
+    }
+    let shape = match spec.layout {
+        Layout::NCHW => [1, 3, th, tw],
+        Layout::NHWC => [1, th, tw, 3],
+    };
+    tract_ndarray::Array4::from_shape_vec(shape, data).expect("shape matches data length").into_tensor()
+}

@@ -1,0 +1,388 @@
+//! Model packs: a manifest (JSON) that says everything about each model — file, sha256, task, input layout,
+//! channel order, normalisation, alignment template, output, licence, source, calibrated thresholds — plus
+//! the model bytes, read from a directory, from one buffer in memory, or compiled into the library.
+//!
+//! A directory without its own `manifest.json` (such as `../shared/models`) is read with the default
+//! manifest compiled into facekit (`models/manifest.json` in the source tree).
+
+pub mod container;
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The default manifest, compiled in.
+pub const DEFAULT_MANIFEST: &str = include_str!("../../models/manifest.json");
+/// Manifest format this build understands.
+pub const MANIFEST_FORMAT: u32 = 1;
+/// File name of a manifest inside a model directory or pack.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// What a model is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    Detect,
+    Embed,
+    Quality,
+    Liveness,
+}
+
+/// Tensor layout of an image input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Layout {
+    NCHW,
+    NHWC,
+}
+
+/// Channel order the model expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Channels {
+    RGB,
+    BGR,
+}
+
+/// How pixels become the model's input: `value = (pixel · scale − mean[c]) / std[c]`, channels in `channels`
+/// order, laid out as `layout`. `width`/`height` are fixed input sizes (absent for the detector, whose size is
+/// chosen at run time and padded to `size_multiple`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputSpec {
+    pub name: String,
+    pub layout: Layout,
+    pub channels: Channels,
+    pub scale: f32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_multiple: Option<usize>,
+}
+
+/// An alignment template: where the face's landmarks go in a `width`×`height` crop. Target point `i` is the
+/// mean of the detector landmarks listed in `from[i]` (landmark order: see [`crate::detect::Face`]), so a
+/// 3-point template (eyes, mouth centre) is written `from: [[0],[1],[3,4]]`. The crop is then resized to
+/// `resize_to` if given.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Template {
+    pub width: u32,
+    pub height: u32,
+    pub points: Vec<[f32; 2]>,
+    pub from: Vec<Vec<usize>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resize_to: Option<[u32; 2]>,
+}
+
+/// The output a model's consumer reads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutputSpec {
+    pub name: String,
+    pub dim: usize,
+}
+
+/// Thresholds measured by `facekit calibrate`, and where they came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Data set and protocol the scores came from.
+    pub dataset: String,
+    /// Pipeline settings used (detector, input size), since thresholds hold only for the same pipeline.
+    pub pipeline: String,
+    /// Whether embeddings were flip-augmented: flip changes the score distribution, so each setting has its
+    /// own calibration.
+    pub flip: bool,
+    pub genuine_pairs: usize,
+    pub impostor_pairs: usize,
+    /// Operating point name (`far_1e-2`, `far_1e-3`, `far_1e-4`) → cosine threshold: a pair matches when its
+    /// similarity is ≥ the threshold; measured so that at most that fraction of impostor pairs pass.
+    pub thresholds: BTreeMap<String, f32>,
+    /// True-accept rate measured at each threshold, in percent.
+    #[serde(default)]
+    pub tar: BTreeMap<String, f32>,
+    /// Best-accuracy threshold on the same data (10-fold mean), for reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_accuracy_threshold: Option<f32>,
+}
+
+/// Everything about one model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    pub name: String,
+    pub task: Task,
+    pub file: String,
+    pub sha256: String,
+    pub input: InputSpec,
+    /// Output names the detector reads (`cls_8`… for YuNet) or the one output of other models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strides: Option<Vec<usize>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<Template>,
+    /// Measured thresholds, one entry per flip setting (embedders only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calibrations: Vec<Calibration>,
+    pub licence: String,
+    pub source: String,
+}
+
+/// Which model of the pack each stage uses unless the options say otherwise.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Defaults {
+    pub detector: String,
+    pub embedder: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<String>,
+}
+
+/// The manifest of a model pack.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub name: String,
+    pub defaults: Defaults,
+    pub models: Vec<ModelSpec>,
+}
+
+impl Manifest {
+    /// Parses and checks a manifest.
+    pub fn parse(text: &str) -> Result<Self> {
+        let m: Manifest =
+            serde_json::from_str(text).map_err(|e| Error::ModelFormat(format!("manifest: {e}")))?;
+        if m.format != MANIFEST_FORMAT {
+            return Err(Error::ModelFormat(format!(
+                "manifest format {} is not supported (this build reads format {MANIFEST_FORMAT})",
+                m.format
+            )));
+        }
+        for s in &m.models {
+            if s.sha256.len() != 64 || !s.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::ModelFormat(format!("manifest: model {} has a malformed sha256", s.name)));
+            }
+            if s.input.std.iter().any(|&v| v == 0.0 || !v.is_finite()) || !s.input.scale.is_finite() {
+                return Err(Error::ModelFormat(format!("manifest: model {} has a zero or non-finite std/scale", s.name)));
+            }
+            if let Some(t) = &s.template {
+                if t.points.len() != t.from.len()
+                    || t.points.len() < 2
+                    || t.from.iter().any(|f| f.is_empty() || f.iter().any(|&i| i >= 5))
+                {
+                    return Err(Error::ModelFormat(format!("manifest: model {} has an inconsistent template", s.name)));
+                }
+            }
+        }
+        for name in [Some(&m.defaults.detector), Some(&m.defaults.embedder), m.defaults.quality.as_ref()].into_iter().flatten() {
+            m.model(name)?;
+        }
+        Ok(m)
+    }
+    /// The built-in default manifest.
+    pub fn default_manifest() -> Self {
+        Self::parse(DEFAULT_MANIFEST).expect("the compiled-in manifest is checked by a test")
+    }
+    /// The model called `name`.
+    pub fn model(&self, name: &str) -> Result<&ModelSpec> {
+        self.models
+            .iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| Error::ModelFormat(format!("manifest names no model '{name}'")))
+    }
+    pub fn model_mut(&mut self, name: &str) -> Result<&mut ModelSpec> {
+        self.models
+            .iter_mut()
+            .find(|m| m.name == name)
+            .ok_or_else(|| Error::ModelFormat(format!("manifest names no model '{name}'")))
+    }
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("manifest serialises") + "\n"
+    }
+}
+
+/// Where a pack's files come from.
+#[derive(Clone, Debug)]
+enum Source {
+    Dir(PathBuf),
+    Memory(Arc<[u8]>, Vec<(String, std::ops::Range<usize>)>),
+    Static(&'static [u8], Vec<(String, std::ops::Range<usize>)>),
+}
+
+/// A manifest plus access to the model files it names.
+#[derive(Clone, Debug)]
+pub struct ModelPack {
+    pub manifest: Manifest,
+    source: Source,
+}
+
+impl ModelPack {
+    /// A model directory: its own `manifest.json` if present, else the built-in default manifest.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::ModelLoad(format!("model directory {} does not exist", dir.display())));
+        }
+        let mf = dir.join(MANIFEST_FILE);
+        let manifest = if mf.is_file() {
+            Manifest::parse(&std::fs::read_to_string(&mf).map_err(|e| Error::io(&mf, e))?)?
+        } else {
+            Manifest::default_manifest()
+        };
+        Ok(ModelPack { manifest, source: Source::Dir(dir.to_path_buf()) })
+    }
+
+    /// A directory with an explicit manifest file (e.g. one written by `facekit calibrate`).
+    pub fn from_dir_with_manifest(dir: impl AsRef<Path>, manifest: Manifest) -> Result<Self> {
+        let mut p = Self::from_dir(dir)?;
+        p.manifest = manifest;
+        Ok(p)
+    }
+
+    /// A pack held in memory (see [`container`]); it must contain `manifest.json`.
+    pub fn from_bytes(bytes: impl Into<Arc<[u8]>>) -> Result<Self> {
+        let bytes: Arc<[u8]> = bytes.into();
+        let entries = container::parse(&bytes).map_err(Error::ModelFormat)?;
+        let manifest = Self::manifest_of(&bytes, &entries)?;
+        Ok(ModelPack { manifest, source: Source::Memory(bytes, entries) })
+    }
+
+    /// A pack compiled into the binary.
+    pub fn from_static(bytes: &'static [u8]) -> Result<Self> {
+        let entries = container::parse(bytes).map_err(Error::ModelFormat)?;
+        let manifest = Self::manifest_of(bytes, &entries)?;
+        Ok(ModelPack { manifest, source: Source::Static(bytes, entries) })
+    }
+
+    fn manifest_of(bytes: &[u8], entries: &[(String, std::ops::Range<usize>)]) -> Result<Manifest> {
+        let r = entries
+            .iter()
+            .find(|(n, _)| n == MANIFEST_FILE)
+            .map(|(_, r)| r.clone())
+            .ok_or_else(|| Error::ModelFormat("model pack has no manifest.json".into()))?;
+        let text = std::str::from_utf8(&bytes[r]).map_err(|_| Error::ModelFormat("manifest is not UTF-8".into()))?;
+        Manifest::parse(text)
+    }
+
+    /// Serialises a directory's models (those named in `names`, or all) with the manifest into one pack.
+    pub fn pack_dir(dir: impl AsRef<Path>, names: Option<&[&str]>) -> Result<Vec<u8>> {
+        let pack = Self::from_dir(dir)?;
+        let mut files = Vec::new();
+        for m in &pack.manifest.models {
+            if names.is_none_or(|n| n.contains(&m.name.as_str())) {
+                files.push((m.file.clone(), pack.read_verified(m)?));
+            }
+        }
+        let mut manifest = pack.manifest.clone();
+        manifest.models.retain(|m| files.iter().any(|(f, _)| *f == m.file));
+        let text = manifest.to_json();
+        let mut entries: Vec<(&str, &[u8])> = vec![(MANIFEST_FILE, text.as_bytes())];
+        entries.extend(files.iter().map(|(f, b)| (f.as_str(), b.as_slice())));
+        Ok(container::write(&entries))
+    }
+
+    /// Reads a model's bytes and checks them against the manifest's sha256.
+    pub fn read_verified(&self, spec: &ModelSpec) -> Result<Vec<u8>> {
+        let bytes = match &self.source {
+            Source::Dir(d) => {
+                let p = d.join(&spec.file);
+                std::fs::read(&p)
+                    .map_err(|e| Error::ModelLoad(format!("model '{}': cannot read {}: {e}", spec.name, p.display())))?
+            }
+            Source::Memory(b, e) => Self::entry(b, e, &spec.file)?.to_vec(),
+            Source::Static(b, e) => Self::entry(b, e, &spec.file)?.to_vec(),
+        };
+        let actual = sha256_hex(&bytes);
+        if !actual.eq_ignore_ascii_case(&spec.sha256) {
+            return Err(Error::ModelChecksum { file: spec.file.clone(), expected: spec.sha256.clone(), actual });
+        }
+        Ok(bytes)
+    }
+
+    fn entry<'b>(b: &'b [u8], entries: &[(String, std::ops::Range<usize>)], file: &str) -> Result<&'b [u8]> {
+        entries
+            .iter()
+            .find(|(n, _)| n == file)
+            .map(|(_, r)| &b[r.clone()])
+            .ok_or_else(|| Error::ModelLoad(format!("model pack has no file '{file}'")))
+    }
+
+    /// A short description of where the pack came from.
+    pub fn origin(&self) -> String {
+        match &self.source {
+            Source::Dir(d) => d.display().to_string(),
+            Source::Memory(b, _) => format!("<memory pack, {} bytes>", b.len()),
+            Source::Static(b, _) => format!("<bundled pack, {} bytes>", b.len()),
+        }
+    }
+}
+
+/// Lowercase hex sha256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Finds a model directory for tools and tests: `explicit`, then `$FACEKIT_MODELS`, then `./models`, then
+/// `../shared/models`. A candidate counts only if it holds the default manifest's detector and embedder files.
+pub fn find_model_dir(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    let mut tried = Vec::new();
+    let env = std::env::var_os("FACEKIT_MODELS").map(PathBuf::from);
+    for dir in env.into_iter().chain([PathBuf::from("models"), PathBuf::from("../shared/models")]) {
+        if let Ok(pack) = ModelPack::from_dir(&dir) {
+            let m = &pack.manifest;
+            let has = |name: &str| m.model(name).map(|s| dir.join(&s.file).is_file()).unwrap_or(false);
+            if has(&m.defaults.detector) && has(&m.defaults.embedder) {
+                return Ok(dir);
+            }
+        }
+        tried.push(dir.display().to_string());
+    }
+    Err(Error::ModelLoad(format!(
+        "no model directory found (tried $FACEKIT_MODELS, {}); pass --models DIR or set FACEKIT_MODELS",
+        tried.join(", ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_manifest_parses() {
+        let m = Manifest::default_manifest();
+        assert_eq!(m.model(&m.defaults.embedder).unwrap().task, Task::Embed);
+        assert_eq!(Manifest::parse(&m.to_json()).unwrap(), m);
+    }
+
+    #[test]
+    fn bad_manifests_are_clear_errors() {
+        assert!(matches!(Manifest::parse("{"), Err(Error::ModelFormat(_))));
+        assert!(matches!(Manifest::parse("{}"), Err(Error::ModelFormat(_))));
+        let mut m = Manifest::default_manifest();
+        m.format = 99;
+        assert!(matches!(Manifest::parse(&m.to_json()), Err(Error::ModelFormat(_))));
+        let mut m = Manifest::default_manifest();
+        m.models[0].sha256 = "xyz".into();
+        assert!(matches!(Manifest::parse(&m.to_json()), Err(Error::ModelFormat(_))));
+        let mut m = Manifest::default_manifest();
+        m.defaults.embedder = "nope".into();
+        assert!(matches!(Manifest::parse(&m.to_json()), Err(Error::ModelFormat(_))));
+    }
+
+    #[test]
+    fn container_round_trip_and_truncation() {
+        let pack = container::write(&[("a", b"hello"), ("b.onnx", &[1, 2, 3])]);
+        let e = container::parse(&pack).unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(&pack[e[0].1.clone()], b"hello");
+        for n in 0..pack.len() {
+            assert!(container::parse(&pack[..n]).is_err(), "truncated at {n}");
+        }
+        assert!(container::parse(b"FKPACK\0\x02\0\0\0\0").is_err());
+        assert!(ModelPack::from_bytes(container::write(&[("x", b"y")])).is_err()); // no manifest
+    }
+}

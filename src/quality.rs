@@ -1,0 +1,417 @@
+//! Capture quality: classic measures on the aligned face (sharpness, brightness, exposure, contrast, pose from
+//! the 5 landmarks, size, detector confidence) plus the learned LightQNet score, combined into an overall
+//! 0–100 score and a verdict under a policy, with a bitmask of reasons a door gate can turn into advice.
+//!
+//! Quality is **not liveness**: a sharp, well-lit photo or screen replay of a face scores as high as the
+//! person. It says whether a capture is good enough to recognise, not whether it is real.
+
+use crate::align::align;
+use crate::detect::Face;
+use crate::error::{Error, Result};
+use crate::image::Image;
+use crate::infer::{parse_onnx, to_tensor, Net};
+use crate::pack::{ModelSpec, Task, Template};
+
+/// Reason flags (bitmask). Stable values, mirrored in the C header.
+pub mod reason {
+    pub const TOO_DARK: u32 = 1 << 0;
+    pub const TOO_BRIGHT: u32 = 1 << 1;
+    pub const BLURRY: u32 = 1 << 2;
+    pub const LOW_CONTRAST: u32 = 1 << 3;
+    pub const POSE: u32 = 1 << 4;
+    pub const TOO_SMALL: u32 = 1 << 5;
+    pub const LOW_CONFIDENCE: u32 = 1 << 6;
+    pub const LOW_LEARNED_QUALITY: u32 = 1 << 7;
+    pub const LOW_OVERALL: u32 = 1 << 8;
+    /// Names of the flags, in bit order, for messages and JSON.
+    pub const NAMES: [&str; 9] = [
+        "too_dark",
+        "too_bright",
+        "blurry",
+        "low_contrast",
+        "pose",
+        "too_small",
+        "low_confidence",
+        "low_learned_quality",
+        "low_overall",
+    ];
+    /// The names of the flags set in `bits`.
+    pub fn names(bits: u32) -> Vec<&'static str> {
+        NAMES.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, n)| *n).collect()
+    }
+}
+
+/// A measured value and its 0–100 score (higher is better). `assessed == false` means the component could
+/// not be measured (e.g. no quality model loaded): `raw` and `score` are then NaN and ignored.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Component {
+    pub raw: f32,
+    pub score: f32,
+    pub assessed: bool,
+}
+
+impl Component {
+    fn new(raw: f32, score: f32) -> Self {
+        Component { raw, score: score.clamp(0.0, 100.0), assessed: true }
+    }
+    pub(crate) const NOT_ASSESSED: Component = Component { raw: f32::NAN, score: f32::NAN, assessed: false };
+}
+
+/// Everything measured about one face capture.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QualityReport {
+    /// Overall score 0–100 (weighted geometric mean of the component scores).
+    pub overall: f32,
+    /// True when no reason flag is set under the policy used.
+    pub acceptable: bool,
+    /// Bitmask of [`reason`] flags.
+    pub reasons: u32,
+    /// Variance of the Laplacian of the aligned face's luma (raw); blur lowers it.
+    pub sharpness: Component,
+    /// Mean luma 0–255 of the face's centre.
+    pub brightness: Component,
+    /// Share (0–1) of face pixels that are crushed black (<16) or blown white (>239).
+    pub exposure: Component,
+    /// Standard deviation of the face's luma.
+    pub contrast: Component,
+    /// Head yaw, pitch, roll in degrees estimated from the 5 landmarks (raw = angle; score falls with |angle|).
+    pub yaw: Component,
+    pub pitch: Component,
+    pub roll: Component,
+    /// Inter-eye distance in pixels of the upright image.
+    pub face_size: Component,
+    /// Detector confidence (0–1).
+    pub confidence: Component,
+    /// LightQNet output (≈0.6 on good faces).
+    pub learned: Component,
+}
+
+/// Thresholds of the quality gate. Every field can be overridden; presets: [`QualityPolicy::enrolment`],
+/// [`QualityPolicy::unlock`], [`QualityPolicy::gate`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct QualityPolicy {
+    pub min_brightness: f32,
+    pub max_brightness: f32,
+    pub max_bad_exposure: f32,
+    pub min_sharpness: f32,
+    pub min_contrast: f32,
+    pub max_yaw: f32,
+    pub max_pitch: f32,
+    pub max_roll: f32,
+    pub min_eye_distance: f32,
+    pub min_confidence: f32,
+    pub min_learned: f32,
+    pub min_overall: f32,
+}
+
+impl QualityPolicy {
+    /// Enrolment: the template will be compared against for years — strictest.
+    pub fn enrolment() -> Self {
+        QualityPolicy {
+            min_brightness: 60.0,
+            max_brightness: 200.0,
+            max_bad_exposure: 0.10,
+            min_sharpness: 60.0,
+            min_contrast: 25.0,
+            max_yaw: 20.0,
+            max_pitch: 20.0,
+            max_roll: 15.0,
+            min_eye_distance: 40.0,
+            min_confidence: 0.8,
+            min_learned: 0.45,
+            min_overall: 60.0,
+        }
+    }
+    /// 1:1 unlock on a live camera: the user retries at once, so moderate.
+    pub fn unlock() -> Self {
+        QualityPolicy {
+            min_brightness: 40.0,
+            max_brightness: 220.0,
+            max_bad_exposure: 0.25,
+            min_sharpness: 25.0,
+            min_contrast: 15.0,
+            max_yaw: 35.0,
+            max_pitch: 30.0,
+            max_roll: 30.0,
+            min_eye_distance: 24.0,
+            min_confidence: 0.6,
+            min_learned: 0.30,
+            min_overall: 40.0,
+        }
+    }
+    /// 1:N gate: every extra attempt is a false-match chance against the whole gallery — between the two.
+    pub fn gate() -> Self {
+        QualityPolicy {
+            min_brightness: 50.0,
+            max_brightness: 210.0,
+            max_bad_exposure: 0.15,
+            min_sharpness: 40.0,
+            min_contrast: 20.0,
+            max_yaw: 25.0,
+            max_pitch: 25.0,
+            max_roll: 20.0,
+            min_eye_distance: 30.0,
+            min_confidence: 0.7,
+            min_learned: 0.38,
+            min_overall: 50.0,
+        }
+    }
+    /// A preset by name (`enrolment`, `unlock`, `gate`).
+    pub fn preset(name: &str) -> Option<Self> {
+        match name {
+            "enrolment" | "enrollment" => Some(Self::enrolment()),
+            "unlock" => Some(Self::unlock()),
+            "gate" => Some(Self::gate()),
+            _ => None,
+        }
+    }
+    pub(crate) fn validate(&self) -> Result<()> {
+        let v = [
+            self.min_brightness, self.max_brightness, self.max_bad_exposure, self.min_sharpness, self.min_contrast,
+            self.max_yaw, self.max_pitch, self.max_roll, self.min_eye_distance, self.min_confidence, self.min_learned,
+            self.min_overall,
+        ];
+        if v.iter().any(|x| !x.is_finite()) || self.min_brightness > self.max_brightness {
+            return Err(Error::invalid("quality policy has a non-finite or inverted threshold"));
+        }
+        Ok(())
+    }
+}
+
+impl Default for QualityPolicy {
+    fn default() -> Self {
+        Self::unlock()
+    }
+}
+
+/// The learned quality model (LightQNet) with its own alignment template.
+#[derive(Debug)]
+pub struct QualityModel {
+    spec: ModelSpec,
+    template: Template,
+    net: Net,
+}
+
+impl QualityModel {
+    pub fn new(spec: &ModelSpec, bytes: &[u8]) -> Result<Self> {
+        let what = &spec.name;
+        if spec.task != Task::Quality {
+            return Err(Error::ModelFormat(format!("model '{what}' is not a quality model")));
+        }
+        let template = spec.template.clone().ok_or_else(|| Error::ModelFormat(format!("{what}: no template")))?;
+        let out = spec.output.as_ref().ok_or_else(|| Error::ModelFormat(format!("{what}: no output")))?;
+        let (w, h) = crate::embed::crop_size(spec)?;
+        let shape = crate::embed::input_shape(spec, w, h);
+        let net = Net::build(&parse_onnx(bytes, what)?, what, &spec.input.name, &shape, &[&out.name])?;
+        Ok(QualityModel { spec: spec.clone(), template, net })
+    }
+
+    /// The raw LightQNet score of a face.
+    pub fn score(&self, img: &Image, face: &Face) -> Result<f32> {
+        let crop = align(img, face, &self.template)?;
+        let (w, h) = (crop.width() as usize, crop.height() as usize);
+        let out = self.net.run(to_tensor(&crop, &self.spec.input, w, h))?;
+        out.first().and_then(|v| v.first()).copied().ok_or_else(|| Error::Internal("empty quality output".into()))
+    }
+}
+
+/// Linear ramp: 0 at `lo`, 100 at `hi` (either direction).
+fn ramp(x: f32, lo: f32, hi: f32) -> f32 {
+    (100.0 * (x - lo) / (hi - lo)).clamp(0.0, 100.0)
+}
+
+/// Head pose (yaw, pitch, roll) in degrees from the 5 landmarks, by a rigid-face approximation: with the eye
+/// line levelled, the nose tip's sideways offset from the eye–mouth axis over the eye distance is
+/// `(d/E)·tan(yaw)` and its height between eye and mouth lines moves with `tan(pitch)`; `d/E ≈ 0.5` (nose depth
+/// over eye distance of an average face) and the frontal ratios are those of the ArcFace template. Positive
+/// yaw = nose towards image-right; positive pitch = looking up; positive roll = clockwise in the image.
+pub fn head_pose(face: &Face) -> (f32, f32, f32) {
+    let l = &face.landmarks;
+    let (dx, dy) = (l[1][0] - l[0][0], l[1][1] - l[0][1]);
+    let roll = dy.atan2(dx);
+    let (c, s) = (roll.cos(), roll.sin());
+    // Rotate all points by -roll about the eye midpoint.
+    let em = [(l[0][0] + l[1][0]) / 2.0, (l[0][1] + l[1][1]) / 2.0];
+    let r = |p: [f32; 2]| {
+        let (x, y) = (p[0] - em[0], p[1] - em[1]);
+        [c * x + s * y, -s * x + c * y]
+    };
+    let eye = (dx * dx + dy * dy).sqrt().max(1e-3);
+    let nose = r(l[2]);
+    let mm = r([(l[3][0] + l[4][0]) / 2.0, (l[3][1] + l[4][1]) / 2.0]);
+    // Nose offset from the eye–mouth axis (the axis runs from (0,0) to mm).
+    let axis_x_at_nose = if mm[1].abs() > 1e-3 { mm[0] * nose[1] / mm[1] } else { 0.0 };
+    let yaw = ((nose[0] - axis_x_at_nose) / eye / 0.5).atan();
+    // ArcFace template: nose sits 0.494 of the way from eye line to mouth line; 0.43 = (d/E)/(mouth-eye/E).
+    let t = if mm[1].abs() > 1e-3 { nose[1] / mm[1] } else { 0.494 };
+    let pitch = ((0.494 - t) / 0.43).atan();
+    (yaw.to_degrees(), pitch.to_degrees(), roll.to_degrees())
+}
+
+/// Luma statistics of the central region of an aligned crop (its borders may hold background or warp padding).
+fn luma_stats(crop: &Image) -> (f32, f32, f32, f32) {
+    let (w, h) = (crop.width() as usize, crop.height() as usize);
+    let px = crop.pixels();
+    let luma = |x: usize, y: usize| {
+        let i = (y * w + x) * 3;
+        0.299 * px[i] as f32 + 0.587 * px[i + 1] as f32 + 0.114 * px[i + 2] as f32
+    };
+    let (x0, x1, y0, y1) = (w / 6, w - w / 6, h / 6, h - h / 12);
+    let (mut sum, mut sq, mut bad, mut n) = (0f64, 0f64, 0usize, 0usize);
+    let mut lap = Vec::with_capacity((x1 - x0) * (y1 - y0));
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let v = luma(x, y);
+            sum += v as f64;
+            sq += (v * v) as f64;
+            n += 1;
+            if !(16.0..=239.0).contains(&v) {
+                bad += 1;
+            }
+            if x > 0 && y > 0 && x + 1 < w && y + 1 < h {
+                lap.push(luma(x - 1, y) + luma(x + 1, y) + luma(x, y - 1) + luma(x, y + 1) - 4.0 * v);
+            }
+        }
+    }
+    let mean = (sum / n as f64) as f32;
+    let std = ((sq / n as f64) as f32 - mean * mean).max(0.0).sqrt();
+    let lm = lap.iter().sum::<f32>() / lap.len().max(1) as f32;
+    let lap_var = lap.iter().map(|v| (v - lm) * (v - lm)).sum::<f32>() / lap.len().max(1) as f32;
+    (mean, std, bad as f32 / n as f32, lap_var)
+}
+
+/// Assesses a face. `crop` is the embedder's aligned crop (so the classic measures see what recognition
+/// sees, at a fixed scale); `learned` is the LightQNet score if a model is loaded.
+pub fn assess(face: &Face, crop: &Image, learned: Option<f32>, p: &QualityPolicy) -> QualityReport {
+    use reason::*;
+    let (mean, std, bad_exposure, sharp) = luma_stats(crop);
+    let (yaw, pitch, roll) = head_pose(face);
+    let eye = face.eye_distance();
+    let brightness = Component::new(mean, 100.0 - (mean - 128.0).abs().max(0.0) * 100.0 / 128.0 * 1.3 + 30.0);
+    let sharpness = Component::new(sharp, ramp(sharp.sqrt(), 2.0, 14.0));
+    let exposure = Component::new(bad_exposure, 100.0 - ramp(bad_exposure, 0.02, 0.5));
+    let contrast = Component::new(std, ramp(std, 8.0, 40.0));
+    let angle = |a: f32, max: f32| Component::new(a, 100.0 - ramp(a.abs(), 5.0, 2.0 * max));
+    let (cy, cp, cr) = (angle(yaw, 30.0), angle(pitch, 30.0), angle(roll, 30.0));
+    let face_size = Component::new(eye, ramp(eye, 10.0, 60.0));
+    let confidence = Component::new(face.score, ramp(face.score, 0.3, 0.95));
+    let learned = match learned {
+        Some(q) if q.is_finite() => Component::new(q, ramp(q, 0.15, 0.65)),
+        _ => Component::NOT_ASSESSED,
+    };
+    // Weighted geometric mean of the assessed component scores (1 point floor so one zero does not hide the rest
+    // entirely); the learned score carries half the weight when present: it predicts recognition error best.
+    let parts: [(Component, f32); 9] = [
+        (learned, 4.0),
+        (sharpness, 1.0),
+        (brightness, 0.5),
+        (exposure, 0.5),
+        (contrast, 0.5),
+        (cy, 0.5),
+        (cp, 0.25),
+        (face_size, 0.5),
+        (confidence, 0.25),
+    ];
+    let (mut lw, mut wsum) = (0.0f32, 0.0f32);
+    for (c, w) in parts.iter().filter(|(c, _)| c.assessed) {
+        lw += w * (c.score.max(1.0) / 100.0).ln();
+        wsum += w;
+    }
+    let overall = 100.0 * (lw / wsum).exp();
+    let mut reasons = 0;
+    let mut flag = |cond: bool, bit: u32| {
+        if cond {
+            reasons |= bit
+        }
+    };
+    flag(mean < p.min_brightness, TOO_DARK);
+    flag(mean > p.max_brightness, TOO_BRIGHT);
+    flag(bad_exposure > p.max_bad_exposure, if mean < 128.0 { TOO_DARK } else { TOO_BRIGHT });
+    flag(sharp < p.min_sharpness, BLURRY);
+    flag(std < p.min_contrast, LOW_CONTRAST);
+    flag(yaw.abs() > p.max_yaw || pitch.abs() > p.max_pitch || roll.abs() > p.max_roll, POSE);
+    flag(eye < p.min_eye_distance, TOO_SMALL);
+    flag(face.score < p.min_confidence, LOW_CONFIDENCE);
+    flag(learned.assessed && learned.raw < p.min_learned, LOW_LEARNED_QUALITY);
+    flag(overall < p.min_overall, LOW_OVERALL);
+    QualityReport {
+        overall,
+        acceptable: reasons == 0,
+        reasons,
+        sharpness,
+        brightness,
+        exposure,
+        contrast,
+        yaw: cy,
+        pitch: cp,
+        roll: cr,
+        face_size,
+        confidence,
+        learned,
+    }
+}
+
+impl crate::engine::Engine {
+    /// Quality of one face under the engine's policy.
+    pub fn quality(&self, img: &Image, face: &Face) -> Result<QualityReport> {
+        self.quality_with(img, face, &self.options().quality)
+    }
+
+    /// Quality of one face under another policy.
+    pub fn quality_with(&self, img: &Image, face: &Face, policy: &QualityPolicy) -> Result<QualityReport> {
+        policy.validate()?;
+        let crop = self.align(img, face)?;
+        let learned = self.quality_model().map(|q| q.score(img, face)).transpose()?;
+        Ok(assess(face, &crop, learned, policy))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frontal() -> Face {
+        // The ArcFace template itself: a frontal face.
+        Face {
+            landmarks: [[38.29, 51.70], [73.53, 51.50], [56.03, 71.74], [41.55, 92.37], [70.73, 92.20]],
+            score: 0.9,
+            width: 80.0,
+            height: 100.0,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn frontal_template_has_near_zero_pose() {
+        let (y, p, r) = head_pose(&frontal());
+        assert!(y.abs() < 2.0 && p.abs() < 2.0 && r.abs() < 1.0, "{y} {p} {r}");
+    }
+
+    #[test]
+    fn pose_signs_follow_the_landmarks() {
+        let mut f = frontal();
+        f.landmarks[2][0] += 15.0; // nose to image-right
+        assert!(head_pose(&f).0 > 20.0);
+        let mut f = frontal();
+        f.landmarks[2][1] -= 10.0; // nose up towards the eyes: looking up
+        assert!(head_pose(&f).1 > 15.0);
+        let mut f = frontal();
+        for p in f.landmarks.iter_mut() {
+            *p = [p[0] * 0.94 - p[1] * 0.342, p[0] * 0.342 + p[1] * 0.94]; // rotate 20° clockwise
+        }
+        let (y, p, r) = head_pose(&f);
+        assert!((r - 20.0).abs() < 1.0 && y.abs() < 2.0 && p.abs() < 2.0, "{y} {p} {r}");
+    }
+
+    #[test]
+    fn flat_dark_crop_is_flagged() {
+        let crop = Image::from_rgb(112, 112, vec![5; 112 * 112 * 3]).unwrap();
+        let r = assess(&frontal(), &crop, None, &QualityPolicy::unlock());
+        assert!(!r.acceptable);
+        assert!(r.reasons & reason::TOO_DARK != 0 && r.reasons & reason::BLURRY != 0, "{:?}", reason::names(r.reasons));
+        assert!(!r.learned.assessed && r.learned.score.is_nan());
+        assert!(r.overall.is_finite());
+    }
+}

@@ -1,0 +1,397 @@
+/* C tests of the facekit ABI, compiled against the committed include/facekit.h and the built library.
+ * usage: api_test SHARED_DIR happy|bad|threads [CALLS_PER_THREAD]
+ * Prints one line per check; exits non-zero on the first failure. Run by tests/c_abi.rs (also under valgrind). */
+#include "facekit.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int checks = 0;
+#define CHECK(cond, ...)                                                              \
+    do {                                                                              \
+        checks++;                                                                     \
+        if (!(cond)) {                                                                \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                      \
+            fprintf(stderr, __VA_ARGS__);                                             \
+            fprintf(stderr, " (last error: %s)\n", fk_last_error());                  \
+            exit(1);                                                                  \
+        }                                                                             \
+    } while (0)
+#define EXPECT(call, status) CHECK((call) == (status), "%s should be %s", #call, #status)
+
+static char shared[1024];
+static const char *path_of(const char *rel) {
+    static char buf[2048];
+    snprintf(buf, sizeof buf, "%s/%s", shared, rel);
+    return buf;
+}
+
+static fk_engine *load_engine(void) {
+    fk_engine *e = NULL;
+    fk_options *o = fk_options_new();
+    CHECK(o != NULL, "options");
+    EXPECT(fk_options_set(o, "operating_point", "far_1e-3"), FK_OK);
+    EXPECT(fk_engine_new_from_dir(path_of("models"), o, &e), FK_OK);
+    fk_options_free(o);
+    CHECK(e != NULL, "engine");
+    return e;
+}
+
+static fk_image load(const char *rel) {
+    fk_image img;
+    EXPECT(fk_image_load(path_of(rel), &img), FK_OK);
+    return img;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+static void happy(void) {
+    CHECK(fk_version() == FK_VERSION, "fk_version %u != FK_VERSION %u", fk_version(), FK_VERSION);
+    CHECK(FK_VERSION == FK_VERSION_MAJOR * 10000 + FK_VERSION_MINOR * 100 + FK_VERSION_PATCH, "version macros");
+    CHECK(strcmp(fk_version_string(), FK_VERSION_STRING) == 0, "version string %s", fk_version_string());
+
+    fk_engine *e = load_engine();
+    size_t dim = fk_engine_embedding_dim(e);
+    CHECK(dim == 128, "dim %zu", dim);
+
+    fk_image a = load("data/lfw/images/George_W_Bush/George_W_Bush_0001.jpg");
+    fk_image b = load("data/lfw/images/George_W_Bush/George_W_Bush_0002.jpg");
+    fk_image c = load("data/lfw/images/Colin_Powell/Colin_Powell_0001.jpg");
+
+    fk_match same, diff;
+    EXPECT(fk_verify(e, &a, &b, &same), FK_OK);
+    EXPECT(fk_verify(e, &a, &c, &diff), FK_OK);
+    printf("same person: similarity %.4f threshold %.4f match %d\n", same.similarity, same.threshold, same.is_match);
+    printf("two people:  similarity %.4f threshold %.4f match %d\n", diff.similarity, diff.threshold, diff.is_match);
+    CHECK(same.is_match == 1 && diff.is_match == 0, "decisions");
+    CHECK(same.operating_point == FK_OP_FAR_1E3, "operating point");
+
+    /* The stage-by-stage path gives the same similarity as fk_verify. */
+    fk_face faces[8];
+    size_t n = 0;
+    EXPECT(fk_detect(e, &a, faces, 8, &n), FK_OK);
+    CHECK(n >= 1 && faces[0].score > 0.5f, "faces %zu", n);
+    uint32_t cw = 0, ch = 0;
+    EXPECT(fk_engine_crop_size(e, &cw, &ch), FK_OK);
+    CHECK(cw == 112 && ch == 112, "crop %ux%u", cw, ch);
+    uint8_t *crop = malloc((size_t)cw * ch * 3);
+    EXPECT(fk_align(e, &a, &faces[0], crop, (size_t)cw * ch * 3), FK_OK);
+    free(crop);
+    float ea[128], eb[128];
+    size_t nb = 0;
+    fk_face fb[8];
+    EXPECT(fk_embed(e, &a, &faces[0], ea, 128), FK_OK);
+    EXPECT(fk_detect(e, &b, fb, 8, &nb), FK_OK);
+    CHECK(nb >= 1, "faces in b");
+    EXPECT(fk_embed(e, &b, &fb[0], eb, 128), FK_OK);
+    fk_match m;
+    EXPECT(fk_compare(e, ea, eb, 128, &m), FK_OK);
+    CHECK(m.similarity > same.similarity - 1e-4f && m.similarity < same.similarity + 1e-4f, "stage path %.5f vs verify %.5f", m.similarity, same.similarity);
+    float t = 0;
+    EXPECT(fk_engine_threshold(e, FK_OP_FAR_1E3, &t), FK_OK);
+    CHECK(t == same.threshold, "threshold");
+
+    fk_quality_report q;
+    EXPECT(fk_quality(e, &a, &faces[0], &q), FK_OK);
+    printf("quality overall %.1f acceptable %d reasons 0x%x learned %.3f\n", q.overall, q.acceptable, q.reasons, q.learned.raw);
+    CHECK(q.overall > 0 && q.overall <= 100 && q.learned.assessed, "quality");
+
+    /* Gallery: enroll two people, identify a third photo, save and load. */
+    fk_gallery *g = NULL;
+    EXPECT(fk_gallery_new(e, &g), FK_OK);
+    EXPECT(fk_gallery_enroll(g, "bush", ea, 128), FK_OK);
+    EXPECT(fk_gallery_enroll_image(g, e, "powell", &c), FK_OK);
+    CHECK(fk_gallery_count(g) == 2, "count");
+    fk_hit hits[4];
+    size_t nh = 0;
+    EXPECT(fk_gallery_search(g, eb, 128, t, hits, 4, &nh), FK_OK);
+    CHECK(nh == 1 && strcmp(hits[0].id, "bush") == 0, "identify %zu %s", nh, nh ? hits[0].id : "-");
+    char gpath[256];
+    snprintf(gpath, sizeof gpath, "/tmp/fk-c-gallery-%d.fkg", (int)getpid());
+    EXPECT(fk_gallery_save(g, gpath), FK_OK);
+    fk_gallery *g2 = NULL;
+    EXPECT(fk_gallery_load(e, gpath, &g2), FK_OK);
+    CHECK(fk_gallery_count(g2) == 2, "loaded count");
+    EXPECT(fk_gallery_remove(g2, "powell"), FK_OK);
+    EXPECT(fk_gallery_remove(g2, "powell"), FK_ERR_NOT_FOUND);
+    fk_gallery_free(g2);
+    fk_gallery_free(g);
+    unlink(gpath);
+
+    fk_image_release(&a);
+    fk_image_release(&b);
+    fk_image_release(&c);
+    CHECK(a.data == NULL, "release zeroes");
+    fk_engine_free(e);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Every entry point with NULLs, zero and wrong sizes, bad enums, bad files: each returns the documented
+ * status and leaves its outputs untouched. */
+static int bad_cases = 0;
+#define BAD(call, status)      \
+    do {                       \
+        bad_cases++;           \
+        EXPECT(call, status);  \
+    } while (0)
+
+static void bad(void) {
+    fk_engine *e = load_engine();
+    fk_image good = load("data/lfw/images/George_W_Bush/George_W_Bush_0001.jpg");
+    fk_face face;
+    size_t n = 0;
+    EXPECT(fk_detect(e, &good, &face, 1, &n), FK_OK);
+    CHECK(n == 1, "one face");
+
+    /* Engine creation. */
+    fk_engine *eout = (fk_engine *)0x1;
+    BAD(fk_engine_new_from_dir(NULL, NULL, &eout), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_engine_new_from_dir(path_of("models"), NULL, NULL), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_engine_new_from_dir("/nonexistent/models", NULL, &eout), FK_ERR_MODEL_LOAD);
+    BAD(fk_engine_new_from_memory(NULL, 10, NULL, &eout), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_engine_new_from_memory((const uint8_t *)"x", 0, NULL, &eout), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_engine_new_from_memory((const uint8_t *)"not a model pack", 16, NULL, &eout), FK_ERR_MODEL_FORMAT);
+    BAD(fk_engine_new_bundled(NULL, NULL), FK_ERR_NULL_ARGUMENT);
+    {
+        /* A directory whose model files are a text file and a truncated copy: checksum errors. */
+        char dir[256], cmd[1024];
+        snprintf(dir, sizeof dir, "/tmp/fk-c-badmodels-%d", (int)getpid());
+        snprintf(cmd, sizeof cmd, "mkdir -p %s && echo 'not a model' > %s/yunet_s_dynamic.onnx && head -c 100000 %s/mobilefacenet.onnx > %s/mobilefacenet.onnx",
+                 dir, dir, path_of("models"), dir);
+        CHECK(system(cmd) == 0, "make bad model dir");
+        BAD(fk_engine_new_from_dir(dir, NULL, &eout), FK_ERR_MODEL_CHECKSUM);
+        snprintf(cmd, sizeof cmd, "cp %s/yunet_s_dynamic.onnx %s/", path_of("models"), dir);
+        CHECK(system(cmd) == 0, "copy detector");
+        BAD(fk_engine_new_from_dir(dir, NULL, &eout), FK_ERR_MODEL_CHECKSUM); /* truncated embedder */
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        CHECK(system(cmd) == 0, "cleanup");
+    }
+    CHECK(eout == (fk_engine *)0x1, "engine out untouched");
+
+    /* Options. */
+    fk_options *o = fk_options_new();
+    BAD(fk_options_set(NULL, "flip", "1"), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_options_set(o, NULL, "1"), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_options_set(o, "flip", NULL), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_options_set(o, "no_such_option", "1"), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_options_set(o, "detector_input_size", "-5"), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_options_set(o, "detector_input_size", "100000"), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_options_set(o, "max_faces", "0"), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_options_set(o, "operating_point", "far_1e-9"), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_options_set(o, "detector", "no_such_model"), FK_OK); /* accepted; fails at engine creation: */
+    BAD(fk_engine_new_from_dir(path_of("models"), o, &eout), FK_ERR_MODEL_FORMAT);
+    fk_options_free(o);
+    fk_options_free(NULL);
+    fk_engine_free(NULL);
+    fk_gallery_free(NULL);
+    fk_image_release(NULL);
+
+    /* Image descriptors. */
+    const uint8_t *px = good.data;
+    fk_image img;
+    fk_face faces[4];
+    memset(faces, 0x5a, sizeof faces);
+    size_t count = 777;
+#define IMG(d, l, w, h, s, f, r) (img = (fk_image){(d), (l), (w), (h), (s), (f), (r)}, &img)
+    BAD(fk_detect(e, NULL, faces, 4, &count), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_detect(NULL, &good, faces, 4, &count), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_detect(e, &good, faces, 4, NULL), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_detect(e, &good, NULL, 4, &count), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_detect(e, IMG(NULL, good.len, 250, 250, 750, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_detect(e, IMG(px, 0, 250, 250, 750, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_detect(e, IMG(px, good.len, 0, 250, 750, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, good.len, 250, 0, 750, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, good.len, 250, 250, 749, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, good.len, 250, 250, 0, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, good.len - 1, 250, 250, 750, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, good.len, 250, 250, 1000, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, good.len, 250, 250, 1000, FK_FORMAT_RGBA8, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, good.len, 250, 250, 249, FK_FORMAT_NV21, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, 250 * 250, 250, 250, 250, FK_FORMAT_NV21, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, 250 * 250 + 2 * 125 * 125 - 1, 250, 250, 250, FK_FORMAT_I420, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, good.len, 250, 250, 750, 0, 0), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_detect(e, IMG(px, good.len, 250, 250, 750, 9, 0), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_detect(e, IMG(px, good.len, 250, 250, 750, -1, 0), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_detect(e, IMG(px, good.len, 250, 250, 750, FK_FORMAT_RGB8, 45), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_detect(e, IMG(px, good.len, 250, 250, 750, FK_FORMAT_RGB8, -90), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_detect(e, IMG(px, good.len, 100000, 100000, 300000, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, good.len, 250, 250, SIZE_MAX, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, SIZE_MAX, 250, 250, 750, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
+    CHECK(count == 777, "count untouched");
+    {
+        uint8_t blank[4] = {0};
+        fk_face f1;
+        size_t c1 = 9;
+        EXPECT(fk_detect(e, IMG(blank, 3, 1, 1, 3, FK_FORMAT_RGB8, 0), &f1, 1, &c1), FK_OK); /* 1x1: no face, not an error */
+        CHECK(c1 == 0, "1x1 image has no face");
+        bad_cases++;
+    }
+    for (size_t i = 0; i < sizeof faces; i++) CHECK(((uint8_t *)faces)[i] == 0x5a, "faces untouched");
+
+    /* Align / embed / compare / verify / quality. */
+    uint8_t crop[112 * 112 * 3];
+    float emb[128], emb2[128];
+    for (int i = 0; i < 128; i++) emb[i] = 42.0f;
+    BAD(fk_align(e, &good, &face, crop, sizeof crop - 1), FK_ERR_BUFFER_TOO_SMALL);
+    BAD(fk_align(e, &good, NULL, crop, sizeof crop), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_align(e, &good, &face, NULL, sizeof crop), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_align(NULL, &good, &face, crop, sizeof crop), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_embed(e, &good, &face, emb, 127), FK_ERR_BUFFER_TOO_SMALL);
+    BAD(fk_embed(e, &good, &face, emb, 0), FK_ERR_BUFFER_TOO_SMALL);
+    BAD(fk_embed(e, &good, &face, NULL, 128), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_embed(e, NULL, &face, emb, 128), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_embed(e, &good, NULL, emb, 128), FK_ERR_NULL_ARGUMENT);
+    {
+        fk_face nanface = face;
+        nanface.landmarks[0][0] = 0.0f / 0.0f;
+        BAD(fk_embed(e, &good, &nanface, emb, 128), FK_ERR_INVALID_ARGUMENT);
+        fk_face degenerate = face;
+        for (int i = 0; i < 5; i++) degenerate.landmarks[i][0] = degenerate.landmarks[i][1] = 10.0f;
+        BAD(fk_embed(e, &good, &degenerate, emb, 128), FK_ERR_INVALID_ARGUMENT);
+    }
+    for (int i = 0; i < 128; i++) CHECK(emb[i] == 42.0f, "embedding untouched");
+    EXPECT(fk_embed(e, &good, &face, emb, 128), FK_OK);
+    memcpy(emb2, emb, sizeof emb);
+    fk_match m = {.similarity = -7};
+    BAD(fk_compare(e, emb, emb2, 127, &m), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_compare(e, emb, emb2, 0, &m), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_compare(e, NULL, emb2, 128, &m), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_compare(e, emb, NULL, 128, &m), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_compare(e, emb, emb2, 128, NULL), FK_ERR_NULL_ARGUMENT);
+    {
+        float zero[128] = {0};
+        BAD(fk_compare(e, emb, zero, 128, &m), FK_ERR_INVALID_ARGUMENT);
+    }
+    BAD(fk_verify(e, &good, NULL, &m), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_verify(e, &good, &good, NULL), FK_ERR_NULL_ARGUMENT);
+    {
+        uint8_t gray[64 * 64];
+        memset(gray, 128, sizeof gray);
+        BAD(fk_verify(e, &good, IMG(gray, sizeof gray, 64, 64, 64, FK_FORMAT_GRAY8, 0), &m), FK_ERR_NO_FACE);
+    }
+    CHECK(m.similarity == -7, "match untouched");
+    fk_quality_report q;
+    q.overall = -1;
+    BAD(fk_quality(e, &good, NULL, &q), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_quality(e, &good, &face, NULL), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_quality(NULL, &good, &face, &q), FK_ERR_NULL_ARGUMENT);
+    CHECK(q.overall == -1, "quality untouched");
+    uint32_t w = 7, h = 7;
+    float thr = -5;
+    BAD(fk_engine_crop_size(e, NULL, &h), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_engine_threshold(e, 7, &thr), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_engine_threshold(e, FK_OP_FAR_1E3, NULL), FK_ERR_NULL_ARGUMENT);
+    CHECK(w == 7 && h == 7 && thr == -5, "outputs untouched");
+    CHECK(fk_engine_embedding_dim(NULL) == 0, "dim of NULL");
+
+    /* Files. */
+    fk_image li = {0};
+    BAD(fk_image_load(NULL, &li), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_image_load("/nonexistent.jpg", &li), FK_ERR_IO);
+    BAD(fk_image_load(path_of("models/README.md"), &li), FK_ERR_DECODE);
+    CHECK(li.data == NULL, "image untouched");
+
+    /* Gallery. */
+    fk_gallery *g = NULL, *gout = (fk_gallery *)0x1;
+    EXPECT(fk_gallery_new(e, &g), FK_OK);
+    BAD(fk_gallery_new(NULL, &gout), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_gallery_enroll(g, NULL, emb, 128), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_gallery_enroll(g, "", emb, 128), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_gallery_enroll(g, "x", emb, 64), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_gallery_enroll(g, "x", NULL, 128), FK_ERR_NULL_ARGUMENT);
+    {
+        char longid[300];
+        memset(longid, 'a', sizeof longid - 1);
+        longid[299] = 0;
+        BAD(fk_gallery_enroll(g, longid, emb, 128), FK_ERR_INVALID_ARGUMENT);
+        float zero[128] = {0};
+        BAD(fk_gallery_enroll(g, "x", zero, 128), FK_ERR_INVALID_ARGUMENT);
+    }
+    BAD(fk_gallery_remove(g, "nobody"), FK_ERR_NOT_FOUND);
+    BAD(fk_gallery_remove(NULL, "x"), FK_ERR_NULL_ARGUMENT);
+    fk_hit hits[2];
+    size_t nh = 99;
+    BAD(fk_gallery_search(g, emb, 128, 0.3f, NULL, 2, &nh), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_gallery_search(g, emb, 128, 0.3f, hits, 0, &nh), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_gallery_search(g, emb, 12, 0.3f, hits, 2, &nh), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_gallery_search(g, emb, 128, 0.0f / 0.0f, hits, 2, &nh), FK_ERR_INVALID_ARGUMENT);
+    CHECK(nh == 99, "count untouched");
+    BAD(fk_gallery_save(g, NULL), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_gallery_save(g, "/nonexistent-dir/x.fkg"), FK_ERR_IO);
+    BAD(fk_gallery_load(e, "/nonexistent.fkg", &gout), FK_ERR_IO);
+    BAD(fk_gallery_load(e, path_of("models/README.md"), &gout), FK_ERR_CORRUPT);
+    BAD(fk_gallery_load(e, NULL, &gout), FK_ERR_NULL_ARGUMENT);
+    CHECK(gout == (fk_gallery *)0x1, "gallery out untouched");
+    CHECK(fk_gallery_count(NULL) == 0, "count of NULL");
+    fk_gallery_free(g);
+
+    /* Status strings. */
+    CHECK(strncmp(fk_status_str(FK_ERR_NO_FACE), "FK_ERR_NO_FACE", 14) == 0, "status str");
+    CHECK(strcmp(fk_status_str(12345), "unknown status") == 0, "unknown status str");
+
+    fk_image_release(&good);
+    fk_engine_free(e);
+    printf("bad-input cases: %d, all returned their documented status, none crashed\n", bad_cases);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+typedef struct {
+    fk_engine *e;
+    fk_image *a, *b;
+    int calls;
+    fk_match first;
+    int mismatches;
+} job;
+
+static void *worker(void *arg) {
+    job *j = arg;
+    for (int i = 0; i < j->calls; i++) {
+        fk_match m;
+        if (fk_verify(j->e, j->a, j->b, &m) != FK_OK) {
+            j->mismatches++;
+            continue;
+        }
+        if (memcmp(&m, &j->first, sizeof m) != 0) j->mismatches++;
+    }
+    return NULL;
+}
+
+static void threads(int calls) {
+    fk_engine *e = load_engine();
+    fk_image a = load("data/lfw/images/George_W_Bush/George_W_Bush_0001.jpg");
+    fk_image b = load("data/lfw/images/George_W_Bush/George_W_Bush_0003.jpg");
+    fk_match ref;
+    EXPECT(fk_verify(e, &a, &b, &ref), FK_OK);
+    pthread_t t[8];
+    job jobs[8];
+    for (int i = 0; i < 8; i++) {
+        jobs[i] = (job){e, &a, &b, calls, ref, 0};
+        CHECK(pthread_create(&t[i], NULL, worker, &jobs[i]) == 0, "pthread_create");
+    }
+    int bad = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        bad += jobs[i].mismatches;
+    }
+    CHECK(bad == 0, "%d of %d threaded results differ from the single-thread result", bad, 8 * calls);
+    printf("8 threads x %d verify calls on one engine: all identical (similarity %.6f)\n", calls, ref.similarity);
+    fk_image_release(&a);
+    fk_image_release(&b);
+    fk_engine_free(e);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s SHARED_DIR happy|bad|threads [CALLS]\n", argv[0]);
+        return 2;
+    }
+    snprintf(shared, sizeof shared, "%s", argv[1]);
+    if (strcmp(argv[2], "happy") == 0) happy();
+    else if (strcmp(argv[2], "bad") == 0) bad();
+    else if (strcmp(argv[2], "threads") == 0) threads(argc > 3 ? atoi(argv[3]) : 50);
+    else return 2;
+    printf("%s: %d checks passed\n", argv[2], checks);
+    return 0;
+}

@@ -1,0 +1,94 @@
+//! Runs the C tests in tests/c against the committed header and the built shared library: the happy path
+//! on real photos, the bad-input table, 8 threads sharing one engine, and all of them again under valgrind
+//! (when valgrind is installed; `.ci/run` installs it and sets FACEKIT_REQUIRE_VALGRIND=1).
+
+mod common;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// target/release (or debug): where cargo put libfacekit.so for this test binary.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Compiles tests/c/api_test.c once per test binary with warnings as errors.
+fn program() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let lib = lib_dir();
+        assert!(lib.join("libfacekit.so").exists(), "libfacekit.so not built in {}", lib.display());
+        // The SONAME is libfacekit.so.<major>; cargo writes only libfacekit.so, so link the versioned name.
+        let soname = lib.join(format!("libfacekit.so.{}", env!("CARGO_PKG_VERSION_MAJOR")));
+        if !soname.exists() {
+            let _ = std::os::unix::fs::symlink("libfacekit.so", &soname);
+        }
+        let out = lib.join("c_api_test");
+        let st = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g", "-o"])
+            .arg(&out)
+            .arg(root().join("tests/c/api_test.c"))
+            .arg(format!("-I{}", root().join("include").display()))
+            .arg(format!("-L{}", lib.display()))
+            .arg(format!("-Wl,-rpath,{}", lib.display()))
+            .args(["-lfacekit", "-lpthread", "-lm", "-ldl"])
+            .status()
+            .expect("a C compiler (cc)");
+        assert!(st.success(), "compiling tests/c/api_test.c failed");
+        out
+    })
+}
+
+fn run(mode: &str, extra: &[&str], valgrind: bool) {
+    let mut cmd = if valgrind {
+        let mut c = Command::new("valgrind");
+        c.args(["--error-exitcode=1", "--leak-check=full", "--errors-for-leak-kinds=definite,possible", "--quiet"]).arg(program());
+        c
+    } else {
+        Command::new(program())
+    };
+    let out = cmd.arg(common::shared()).arg(mode).args(extra).output().expect("run the C test");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("{text}");
+    assert!(out.status.success(), "C test '{mode}'{} failed:\n{text}", if valgrind { " under valgrind" } else { "" });
+}
+
+fn have_valgrind() -> bool {
+    let ok = Command::new("valgrind").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    if !ok {
+        assert!(std::env::var_os("FACEKIT_REQUIRE_VALGRIND").is_none(), "valgrind is required but not installed");
+        eprintln!("valgrind not installed: skipping the valgrind run");
+    }
+    ok
+}
+
+#[test]
+fn c_happy_path_on_real_photos() {
+    run("happy", &[], false);
+}
+
+#[test]
+fn c_bad_input_table() {
+    run("bad", &[], false);
+}
+
+#[test]
+fn c_eight_threads_share_one_engine() {
+    run("threads", &["50"], false);
+}
+
+#[test]
+fn c_tests_under_valgrind() {
+    if !have_valgrind() {
+        return;
+    }
+    run("bad", &[], true);
+    run("happy", &[], true);
+    // Fewer calls per thread: valgrind serialises threads and runs inference ~50x slower.
+    run("threads", &["2"], true);
+}

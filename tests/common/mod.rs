@@ -1,0 +1,41 @@
+//! Shared helpers of the integration tests: where `../shared` is, and engines built once per test binary.
+#![allow(dead_code)]
+
+use facekit::{Engine, Options};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// The shared folder beside the repository (data, models, golden), or `$FACEKIT_SHARED`.
+pub fn shared() -> PathBuf {
+    std::env::var_os("FACEKIT_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+pub fn models() -> PathBuf {
+    shared().join("models")
+}
+
+pub fn data(rel: &str) -> PathBuf {
+    shared().join("data").join(rel)
+}
+
+pub fn lfw(name: &str, n: u32) -> PathBuf {
+    data("lfw/images").join(name).join(format!("{name}_{n:04}.jpg"))
+}
+
+/// The default engine (detector input 320, no flip), shared by the tests of one binary.
+pub fn engine() -> &'static Engine {
+    static E: OnceLock<Engine> = OnceLock::new();
+    E.get_or_init(|| Engine::from_dir(models(), Options::default()).expect("default engine loads"))
+}
+
+/// An engine with the reference's golden settings (detector input 640).
+pub fn engine_640() -> &'static Engine {
+    static E: OnceLock<Engine> = OnceLock::new();
+    E.get_or_init(|| {
+        let mut o = Options::default();
+        o.detect.input_size = 640;
+        Engine::from_dir(models(), o).expect("engine loads")
+    })
+}
