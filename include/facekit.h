@@ -20,6 +20,10 @@
 // Longest identity key in bytes (UTF-8, no NUL), excluding the terminator.
 #define FK_ID_MAX 255
 
+#define OCCLUDED (1 << 9)
+
+#define COMPRESSED (1 << 10)
+
 // Status codes. `FK_OK` is 0; every error is a distinct positive value. Stable across versions.
 typedef enum fk_status {
   FK_OK = 0,
@@ -89,6 +93,8 @@ typedef enum fk_quality_reason {
   FK_Q_LOW_CONFIDENCE = 64,
   FK_Q_LOW_LEARNED_QUALITY = 128,
   FK_Q_LOW_OVERALL = 256,
+  FK_Q_OCCLUDED = 512,
+  FK_Q_COMPRESSED = 1024,
 } fk_quality_reason;
 
 // A loaded face pipeline. Immutable: **one engine may be used from any number of threads at once**; calls
@@ -175,6 +181,11 @@ typedef struct fk_quality_report {
   struct fk_quality_component confidence;
   // LightQNet output (≈0.6 on good faces).
   struct fk_quality_component learned;
+  // Number of the eye and mouth regions (0–3) that are flat — covered by a hand, a bar, sunglasses.
+  struct fk_quality_component occlusion;
+  // JPEG blockiness over the face box: luma steps across the 8-pixel block grid over steps inside blocks
+  // (≈1 for clean captures; heavy compression raises it).
+  struct fk_quality_component compression;
 } fk_quality_report;
 
 // One search result: a NUL-terminated identity key and its similarity (cosine, best template of that

@@ -146,8 +146,8 @@ impl Detector {
         };
         let net = self.net(pw, ph)?;
         let out = net.run(to_tensor(small, &self.spec.input, pw, ph))?;
-        // Scale back with the exact per-axis factor used for resizing.
-        let (fx, fy) = (w / nw as f32, h / nh as f32);
+        // Scale back by 1/sc as the reference does (the per-axis rounding of the resized size is < 0.5 px).
+        let (fx, fy) = (1.0 / sc, 1.0 / sc);
         let mut faces = Vec::new();
         for (si, &st) in self.strides.iter().enumerate() {
             let (cls, obj, bbox, kps) = (&out[4 * si], &out[4 * si + 1], &out[4 * si + 2], &out[4 * si + 3]);
@@ -197,16 +197,56 @@ pub fn nms(mut faces: Vec<Face>, iou: f32) -> Vec<Face> {
     keep
 }
 
-/// Bilinear resize (OpenCV-like fixed-kernel interpolation, SIMD through fast_image_resize).
+/// Bilinear resize with OpenCV's `INTER_LINEAR` sampling (pixel centres aligned, edge clamped, no
+/// anti-aliasing), so detector inputs — and hence landmarks — match the reference pipeline. Separable, with
+/// the horizontal taps precomputed once per call.
 pub(crate) fn resize(img: &Image, w: u32, h: u32) -> Result<Image> {
-    use fast_image_resize as fr;
-    let src = fr::images::ImageRef::new(img.width(), img.height(), img.pixels(), fr::PixelType::U8x3)
-        .map_err(|e| Error::Internal(format!("resize source: {e}")))?;
+    if w == 0 || h == 0 {
+        return Err(Error::invalid("resize to an empty size"));
+    }
+    let (sw, sh) = (img.width() as usize, img.height() as usize);
+    let taps = |dst: usize, src: usize| -> Vec<(usize, usize, f32)> {
+        let scale = src as f32 / dst as f32;
+        (0..dst)
+            .map(|d| {
+                let f = (d as f32 + 0.5) * scale - 0.5;
+                let i = f.floor();
+                let (mut i0, mut a) = (i as isize, f - i);
+                if i0 < 0 {
+                    (i0, a) = (0, 0.0);
+                }
+                if i0 as usize >= src - 1 {
+                    (i0, a) = (src as isize - 1, 0.0);
+                }
+                (i0 as usize, (i0 as usize + 1).min(src - 1), a)
+            })
+            .collect()
+    };
+    let (xt, yt) = (taps(w as usize, sw), taps(h as usize, sh));
+    let px = img.pixels();
+    let row = |y: usize, out: &mut Vec<f32>| {
+        out.clear();
+        let r = &px[y * sw * 3..(y + 1) * sw * 3];
+        for &(x0, x1, a) in &xt {
+            for c in 0..3 {
+                let (p, q) = (r[3 * x0 + c] as f32, r[3 * x1 + c] as f32);
+                out.push(p + (q - p) * a);
+            }
+        }
+    };
     let mut out = Image::zeroed(w, h);
-    let mut dst = fr::images::Image::from_slice_u8(w, h, out.pixels_mut(), fr::PixelType::U8x3)
-        .map_err(|e| Error::Internal(format!("resize target: {e}")))?;
-    let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Interpolation(fr::FilterType::Bilinear));
-    fr::Resizer::new().resize(&src, &mut dst, &opts).map_err(|e| Error::Internal(format!("resize: {e}")))?;
+    let (mut top, mut bot) = (Vec::with_capacity(w as usize * 3), Vec::with_capacity(w as usize * 3));
+    let mut cached = (usize::MAX, usize::MAX);
+    for (dst, &(y0, y1, b)) in out.pixels_mut().chunks_exact_mut(w as usize * 3).zip(&yt) {
+        if cached != (y0, y1) {
+            row(y0, &mut top);
+            row(y1, &mut bot);
+            cached = (y0, y1);
+        }
+        for ((d, t), u) in dst.iter_mut().zip(&top).zip(&bot) {
+            *d = (t + (u - t) * b).round().clamp(0.0, 255.0) as u8;
+        }
+    }
     Ok(out)
 }
 
@@ -224,6 +264,18 @@ mod tests {
         assert_eq!(kept.len(), 2);
         assert_eq!(kept[0].score, 0.9);
         assert_eq!(kept[1].x, 50.0);
+    }
+
+    #[test]
+    fn resize_matches_opencv_sampling() {
+        // 4 -> 2 pixels: OpenCV INTER_LINEAR samples at source x = 0.5 and 2.5 (no anti-aliasing).
+        let img = Image::from_rgb(4, 1, [0u8, 0, 0, 100, 100, 100, 200, 200, 200, 250, 250, 250].to_vec()).unwrap();
+        let r = resize(&img, 2, 1).unwrap();
+        assert_eq!(r.pixels(), &[50, 50, 50, 225, 225, 225]);
+        // Upscaling clamps at the edges.
+        let r = resize(&img, 8, 1).unwrap();
+        assert_eq!(&r.pixels()[..3], &[0, 0, 0]);
+        assert_eq!(&r.pixels()[21..], &[250, 250, 250]);
     }
 
     #[test]

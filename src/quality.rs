@@ -23,8 +23,10 @@ pub mod reason {
     pub const LOW_CONFIDENCE: u32 = 1 << 6;
     pub const LOW_LEARNED_QUALITY: u32 = 1 << 7;
     pub const LOW_OVERALL: u32 = 1 << 8;
+    pub const OCCLUDED: u32 = 1 << 9;
+    pub const COMPRESSED: u32 = 1 << 10;
     /// Names of the flags, in bit order, for messages and JSON.
-    pub const NAMES: [&str; 9] = [
+    pub const NAMES: [&str; 11] = [
         "too_dark",
         "too_bright",
         "blurry",
@@ -34,6 +36,8 @@ pub mod reason {
         "low_confidence",
         "low_learned_quality",
         "low_overall",
+        "occluded",
+        "compressed",
     ];
     /// The names of the flags set in `bits`.
     pub fn names(bits: u32) -> Vec<&'static str> {
@@ -86,6 +90,11 @@ pub struct QualityReport {
     pub confidence: Component,
     /// LightQNet output (≈0.6 on good faces).
     pub learned: Component,
+    /// Number of the eye and mouth regions (0–3) that are flat — covered by a hand, a bar, sunglasses.
+    pub occlusion: Component,
+    /// JPEG blockiness over the face box: luma steps across the 8-pixel block grid over steps inside blocks
+    /// (≈1 for clean captures; heavy compression raises it).
+    pub compression: Component,
 }
 
 /// Thresholds of the quality gate. Every field can be overridden; presets: [`QualityPolicy::enrolment`],
@@ -104,6 +113,10 @@ pub struct QualityPolicy {
     pub min_confidence: f32,
     pub min_learned: f32,
     pub min_overall: f32,
+    /// More flat (covered) eye/mouth regions than this sets OCCLUDED (0 = any; 3 disables the check).
+    pub max_occluded_regions: f32,
+    /// Blockiness above this sets COMPRESSED.
+    pub max_blockiness: f32,
 }
 
 impl QualityPolicy {
@@ -122,6 +135,8 @@ impl QualityPolicy {
             min_confidence: 0.8,
             min_learned: 0.45,
             min_overall: 60.0,
+            max_occluded_regions: 0.0,
+            max_blockiness: 1.3,
         }
     }
     /// 1:1 unlock on a live camera: the user retries at once, so moderate.
@@ -139,6 +154,8 @@ impl QualityPolicy {
             min_confidence: 0.6,
             min_learned: 0.30,
             min_overall: 40.0,
+            max_occluded_regions: 0.0,
+            max_blockiness: 1.6,
         }
     }
     /// 1:N gate: every extra attempt is a false-match chance against the whole gallery — between the two.
@@ -156,6 +173,8 @@ impl QualityPolicy {
             min_confidence: 0.7,
             min_learned: 0.38,
             min_overall: 50.0,
+            max_occluded_regions: 0.0,
+            max_blockiness: 1.45,
         }
     }
     /// A preset by name (`enrolment`, `unlock`, `gate`).
@@ -171,7 +190,7 @@ impl QualityPolicy {
         let v = [
             self.min_brightness, self.max_brightness, self.max_bad_exposure, self.min_sharpness, self.min_contrast,
             self.max_yaw, self.max_pitch, self.max_roll, self.min_eye_distance, self.min_confidence, self.min_learned,
-            self.min_overall,
+            self.min_overall, self.max_occluded_regions, self.max_blockiness,
         ];
         if v.iter().any(|x| !x.is_finite()) || self.min_brightness > self.max_brightness {
             return Err(Error::invalid("quality policy has a non-finite or inverted threshold"));
@@ -282,11 +301,82 @@ fn luma_stats(crop: &Image) -> (f32, f32, f32, f32) {
     (mean, std, bad as f32 / n as f32, lap_var)
 }
 
+/// How many of the eye and mouth regions of the aligned crop are flat: a region whose luma spread is under a
+/// fifth of the whole face's is covered (a bar, a hand, dark glasses) — relative, so it holds in dim light.
+fn occluded_regions(crop: &Image, t: &Template, face_std: f32) -> f32 {
+    let (w, h) = (crop.width() as i64, crop.height() as i64);
+    let px = crop.pixels();
+    let p = |i: usize| t.points.get(i).copied();
+    let (Some(le), Some(re)) = (p(0), p(1)) else { return 0.0 };
+    let ed = ((re[0] - le[0]).powi(2) + (re[1] - le[1]).powi(2)).sqrt();
+    let mut regions = vec![(le, 0.25 * ed, 0.15 * ed), (re, 0.25 * ed, 0.15 * ed)];
+    if let (Some(ml), Some(mr)) = (p(3), p(4)) {
+        regions.push(([(ml[0] + mr[0]) / 2.0, (ml[1] + mr[1]) / 2.0], 0.45 * ed, 0.15 * ed));
+    }
+    let mut flat = 0.0;
+    for (c, hw, hh) in regions {
+        let (mut s, mut sq, mut n) = (0f32, 0f32, 0f32);
+        for y in ((c[1] - hh) as i64).max(0)..((c[1] + hh) as i64).min(h) {
+            for x in ((c[0] - hw) as i64).max(0)..((c[0] + hw) as i64).min(w) {
+                let i = ((y * w + x) * 3) as usize;
+                let v = 0.299 * px[i] as f32 + 0.587 * px[i + 1] as f32 + 0.114 * px[i + 2] as f32;
+                s += v;
+                sq += v * v;
+                n += 1.0;
+            }
+        }
+        if n > 0.0 && (sq / n - (s / n).powi(2)).max(0.0).sqrt() < 0.2 * face_std + 0.5 {
+            flat += 1.0;
+        }
+    }
+    flat
+}
+
+/// JPEG blockiness inside the face box of the upright image: mean luma step across the 8×8 grid divided by
+/// the mean step elsewhere. `None` when the box is too small to tell (under 16 pixels a side).
+pub fn blockiness(img: &Image, face: &Face) -> Option<f32> {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let x0 = (face.x.max(0.0) as i64).min(w);
+    let y0 = (face.y.max(0.0) as i64).min(h);
+    let x1 = ((face.x + face.width) as i64).clamp(x0, w - 1);
+    let y1 = ((face.y + face.height) as i64).clamp(y0, h - 1);
+    if x1 - x0 < 16 || y1 - y0 < 16 {
+        return None;
+    }
+    let px = img.pixels();
+    let l = |x: i64, y: i64| {
+        let i = ((y * w + x) * 3) as usize;
+        0.299 * px[i] as f32 + 0.587 * px[i + 1] as f32 + 0.114 * px[i + 2] as f32
+    };
+    let (mut edge, mut ne, mut inner, mut ni) = (0f32, 0f32, 0f32, 0f32);
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let here = l(x, y);
+            for (d, on_grid) in [((l(x + 1, y) - here).abs(), (x + 1) % 8 == 0), ((l(x, y + 1) - here).abs(), (y + 1) % 8 == 0)] {
+                if on_grid {
+                    edge += d;
+                    ne += 1.0;
+                } else {
+                    inner += d;
+                    ni += 1.0;
+                }
+            }
+        }
+    }
+    (inner > 0.0).then(|| (edge / ne) / (inner / ni).max(1e-3))
+}
+
 /// Assesses a face. `crop` is the embedder's aligned crop (so the classic measures see what recognition
 /// sees, at a fixed scale); `learned` is the LightQNet score if a model is loaded.
-pub fn assess(face: &Face, crop: &Image, learned: Option<f32>, p: &QualityPolicy) -> QualityReport {
+pub fn assess(face: &Face, crop: &Image, template: &Template, learned: Option<f32>, blocky: Option<f32>, p: &QualityPolicy) -> QualityReport {
     use reason::*;
     let (mean, std, bad_exposure, sharp) = luma_stats(crop);
+    let occluded = occluded_regions(crop, template, std);
+    let occlusion = Component::new(occluded, 100.0 - 50.0 * occluded);
+    let compression = match blocky {
+        Some(b) if b.is_finite() => Component::new(b, 100.0 - ramp(b, 1.1, 2.5)),
+        _ => Component::NOT_ASSESSED,
+    };
     let (yaw, pitch, roll) = head_pose(face);
     let eye = face.eye_distance();
     let brightness = Component::new(mean, 100.0 - (mean - 128.0).abs().max(0.0) * 100.0 / 128.0 * 1.3 + 30.0);
@@ -303,7 +393,9 @@ pub fn assess(face: &Face, crop: &Image, learned: Option<f32>, p: &QualityPolicy
     };
     // Weighted geometric mean of the assessed component scores (1 point floor so one zero does not hide the rest
     // entirely); the learned score carries half the weight when present: it predicts recognition error best.
-    let parts: [(Component, f32); 9] = [
+    let parts: [(Component, f32); 11] = [
+        (occlusion, 1.0),
+        (compression, 0.5),
         (learned, 4.0),
         (sharpness, 1.0),
         (brightness, 0.5),
@@ -336,6 +428,8 @@ pub fn assess(face: &Face, crop: &Image, learned: Option<f32>, p: &QualityPolicy
     flag(face.score < p.min_confidence, LOW_CONFIDENCE);
     flag(learned.assessed && learned.raw < p.min_learned, LOW_LEARNED_QUALITY);
     flag(overall < p.min_overall, LOW_OVERALL);
+    flag(occluded > p.max_occluded_regions, OCCLUDED);
+    flag(compression.assessed && compression.raw > p.max_blockiness, COMPRESSED);
     QualityReport {
         overall,
         acceptable: reasons == 0,
@@ -350,6 +444,8 @@ pub fn assess(face: &Face, crop: &Image, learned: Option<f32>, p: &QualityPolicy
         face_size,
         confidence,
         learned,
+        occlusion,
+        compression,
     }
 }
 
@@ -364,7 +460,7 @@ impl crate::engine::Engine {
         policy.validate()?;
         let crop = self.align(img, face)?;
         let learned = self.quality_model().map(|q| q.score(img, face)).transpose()?;
-        Ok(assess(face, &crop, learned, policy))
+        Ok(assess(face, &crop, self.embedder().template(), learned, blockiness(img, face), policy))
     }
 }
 
@@ -408,7 +504,8 @@ mod tests {
     #[test]
     fn flat_dark_crop_is_flagged() {
         let crop = Image::from_rgb(112, 112, vec![5; 112 * 112 * 3]).unwrap();
-        let r = assess(&frontal(), &crop, None, &QualityPolicy::unlock());
+        let t = crate::pack::Manifest::default_manifest().model("mobilefacenet").unwrap().template.clone().unwrap();
+        let r = assess(&frontal(), &crop, &t, None, None, &QualityPolicy::unlock());
         assert!(!r.acceptable);
         assert!(r.reasons & reason::TOO_DARK != 0 && r.reasons & reason::BLURRY != 0, "{:?}", reason::names(r.reasons));
         assert!(!r.learned.assessed && r.learned.score.is_nan());

@@ -3,6 +3,7 @@
 
 use facekit::compare::OperatingPoint;
 use facekit::eval::{self, Pair};
+use facekit::gallery::Gallery;
 use facekit::pack::{find_model_dir, Manifest, ModelPack};
 use facekit::quality::{reason, QualityPolicy, QualityReport};
 use facekit::{Engine, Error, Face, Image, Options};
@@ -26,7 +27,7 @@ commands:
   calibrate lfw ROOT | calibrate LIST  --out MANIFEST   measure operating-point thresholds
   bench [--image IMG] [--runs N] [--json]         median ms per stage, one thread
   bench gallery --size N [--dim 128] [--json]     1:N search speed on synthetic templates
-  enroll GALLERY ID IMAGE...                      add the largest face of each image under ID
+  enroll GALLERY ID IMAGE... [--force]           add the largest face of each image under ID (enrolment quality gate)
   identify GALLERY IMAGE [--json]                 who is this?
   pack OUT.fkpack [--only NAME,NAME]              the model directory as one in-memory pack
 
@@ -47,7 +48,7 @@ struct Args {
     opts: Vec<(String, Option<String>)>,
 }
 
-const SWITCHES: &[&str] = &["--json", "--flip", "--help", "-h", "--no-quality"];
+const SWITCHES: &[&str] = &["--json", "--flip", "--help", "-h", "--no-quality", "--force"];
 
 impl Args {
     fn parse() -> Result<Self, Error> {
@@ -160,6 +161,10 @@ fn run(args: &Args) -> Result<(), Error> {
         ["calibrate", "lfw", root] => calibrate(args, eval::lfw_pairs(Path::new(root), args.get("--pairs").map(Path::new))?, &format!("LFW {root}")),
         ["calibrate", list] => calibrate(args, eval::list_pairs(Path::new(list))?, list),
         ["bench"] => bench(args),
+        ["bench", "gallery"] => bench_gallery(args),
+        ["enroll", gallery, id, images @ ..] if !images.is_empty() => enroll(args, gallery, id, images),
+        ["identify", gallery, image] => identify(args, gallery, image),
+        ["eval", "identify", root] => eval_identify(args, Path::new(root)),
         ["pack", out] => {
             let dir = find_model_dir(args.get("--models").map(Path::new))?;
             let only: Option<Vec<&str>> = args.get("--only").map(|s| s.split(',').collect());
@@ -283,6 +288,7 @@ fn report_json(r: &QualityReport) -> Value {
             "sharpness": c(&r.sharpness), "brightness": c(&r.brightness), "exposure": c(&r.exposure),
             "contrast": c(&r.contrast), "yaw": c(&r.yaw), "pitch": c(&r.pitch), "roll": c(&r.roll),
             "face_size": c(&r.face_size), "confidence": c(&r.confidence), "learned": c(&r.learned),
+            "occlusion": c(&r.occlusion), "compression": c(&r.compression),
         }
     })
 }
@@ -474,5 +480,119 @@ fn bench(args: &Args) -> Result<(), Error> {
     } else {
         println!("{}", serde_json::to_string_pretty(&v).expect("serialises"));
     }
+    Ok(())
+}
+
+fn open_gallery(e: &Engine, path: &str) -> Result<Gallery, Error> {
+    if Path::new(path).exists() {
+        Gallery::load(path, e.model_id(), e.dim())
+    } else {
+        Gallery::new(e.model_id(), e.dim())
+    }
+}
+
+/// Enrolment refuses poor captures (enrolment policy) unless --force: a bad template hurts every later match.
+fn enroll(args: &Args, gallery: &str, id: &str, images: &[&str]) -> Result<(), Error> {
+    let e = engine(args)?;
+    let g = open_gallery(&e, gallery)?;
+    let policy = QualityPolicy::enrolment();
+    let mut added = 0;
+    for path in images {
+        let img = Image::open(path)?;
+        let face = e.largest_face(&img).map_err(|_| Error::NoFace(format!(" in {path}")))?;
+        let q = e.quality_with(&img, &face, &policy)?;
+        if !q.acceptable && !args.flag("--force") {
+            eprintln!("skipped {path}: quality {:.0}/100, {:?} (use --force to enroll anyway)", q.overall, reason::names(q.reasons));
+            continue;
+        }
+        g.enroll(id, &[e.embed(&img, &face)?.as_slice()])?;
+        added += 1;
+    }
+    g.save(gallery)?;
+    println!("{id}: {added} template(s) added; gallery {gallery} holds {} identities", g.count());
+    Ok(())
+}
+
+fn identify(args: &Args, gallery: &str, image: &str) -> Result<(), Error> {
+    let e = engine(args)?;
+    let g = Gallery::load(gallery, e.model_id(), e.dim())?;
+    let img = Image::open(image)?;
+    let emb = e.embed(&img, &e.largest_face(&img)?)?;
+    let op = e.options().operating_point;
+    let threshold = e.threshold(op)?;
+    let hits = g.search(emb.as_slice(), 5, Some(threshold))?;
+    if args.flag("--json") {
+        let h: Vec<Value> = hits.iter().map(|h| json!({"id": h.id, "similarity": h.similarity})).collect();
+        println!("{}", json!({"identity": hits.first().map(|h| h.id.clone()), "hits": h, "threshold": threshold, "operating_point": op.key()}));
+    } else if let Some(best) = hits.first() {
+        println!("{} (similarity {:.4}, threshold {:.4} at {})", best.id, best.similarity, threshold, op.key());
+        for h in &hits[1..] {
+            println!("  also above threshold: {} ({:.4})", h.id, h.similarity);
+        }
+    } else {
+        println!("nobody enrolled (no identity reaches the threshold {threshold:.4} at {})", op.key());
+    }
+    Ok(())
+}
+
+fn bench_gallery(args: &Args) -> Result<(), Error> {
+    let size: usize = args.num("--size")?.unwrap_or(100_000);
+    let dim: usize = args.num("--dim")?.unwrap_or(128);
+    let queries: usize = args.num("--queries")?.unwrap_or(200);
+    if size == 0 || !(1..=4096).contains(&dim) {
+        return Err(Error::invalid("--size must be > 0 and --dim in 1..=4096"));
+    }
+    let r = facekit::gallery::bench::bench(size, dim, queries, 42);
+    let v = json!({
+        "size": r.size, "dim": r.dim, "queries": queries,
+        "ms_per_search_f32": r.ms_per_search_f32, "ms_per_search_int8": r.ms_per_search_int8,
+        "recall_at_1_int8_vs_f32": r.recall_at_1_int8_vs_f32, "build_seconds": r.build_seconds,
+    });
+    println!("{}", if args.flag("--json") { v.to_string() } else { serde_json::to_string_pretty(&v).expect("json") });
+    Ok(())
+}
+
+/// LFW 1:N: each person's first image (sorted) enrolled, every further image of people with 2+ images a probe.
+fn eval_identify(args: &Args, root: &Path) -> Result<(), Error> {
+    let t0 = Instant::now();
+    let dir = root.join("images");
+    let mut people: Vec<(String, Vec<PathBuf>)> = Vec::new();
+    let rd = std::fs::read_dir(&dir).map_err(|e| Error::Io { path: dir.clone(), source: e })?;
+    for entry in rd.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let mut imgs: Vec<PathBuf> = std::fs::read_dir(entry.path()).map_err(|e| Error::Io { path: entry.path(), source: e })?.flatten().map(|f| f.path()).collect();
+        imgs.sort();
+        if !imgs.is_empty() {
+            people.push((name, imgs));
+        }
+    }
+    people.sort();
+    if let Some(n) = args.num::<usize>("--limit")? {
+        people.truncate(n);
+    }
+    let e = engine(args)?;
+    let all: Vec<PathBuf> = people.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
+    let samples = eval::embed_all(&e, &all, threads(args)?, false, true)?;
+    let g = Gallery::new(e.model_id(), e.dim())?;
+    for (name, imgs) in &people {
+        g.enroll(name, &[samples[&imgs[0]].embedding.as_slice()])?;
+    }
+    let (mut probes, mut r1, mut r5, mut failures) = (0usize, 0usize, 0usize, 0usize);
+    for (name, imgs) in &people {
+        for p in &imgs[1..] {
+            let s = &samples[p];
+            failures += usize::from(!s.detected);
+            let hits = g.search(s.embedding.as_slice(), 5, None)?;
+            probes += 1;
+            r1 += usize::from(hits.first().is_some_and(|h| &h.id == name));
+            r5 += usize::from(hits.iter().any(|h| &h.id == name));
+        }
+    }
+    let v = json!({
+        "gallery": g.count(), "probes": probes, "failures": failures,
+        "rank1": 100.0 * r1 as f64 / probes.max(1) as f64, "rank5": 100.0 * r5 as f64 / probes.max(1) as f64,
+        "seconds": t0.elapsed().as_secs_f64(), "embedder": e.embedder().spec().name, "flip": e.options().flip,
+    });
+    println!("{}", if args.flag("--json") { v.to_string() } else { serde_json::to_string_pretty(&v).expect("json") });
     Ok(())
 }

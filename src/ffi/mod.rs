@@ -290,6 +290,8 @@ fn set_option(o: &mut Options, key: &str, value: &str) -> Result<(), Error> {
                 "min_confidence" => &mut q.min_confidence,
                 "min_learned" => &mut q.min_learned,
                 "min_overall" => &mut q.min_overall,
+                "max_occluded_regions" => &mut q.max_occluded_regions,
+                "max_blockiness" => &mut q.max_blockiness,
                 _ => return Err(Error::invalid(format!("unknown option '{key}'"))),
             };
             *field = v;
@@ -636,6 +638,8 @@ pub enum fk_quality_reason {
     FK_Q_LOW_CONFIDENCE = 64,
     FK_Q_LOW_LEARNED_QUALITY = 128,
     FK_Q_LOW_OVERALL = 256,
+    FK_Q_OCCLUDED = 512,
+    FK_Q_COMPRESSED = 1024,
 }
 
 

@@ -88,7 +88,9 @@ impl Gallery {
 
     /// Reads a gallery saved by [`save`](Self::save), checking that it was made for `expected_model_id` and
     /// `expected_dim`. Damaged or truncated file: [`Error::Corrupt`]; other embedder or dimension or a newer
-    /// format: [`Error::Incompatible`]. Streams the file twice (checksum, then parse) instead of holding a copy.
+    /// format: [`Error::Incompatible`]. Streams the file twice (checksum, then parse) instead of holding a copy
+    /// in memory, both times through one open handle: a concurrent `save` replaces the file by rename, which the
+    /// open handle does not see, so the two passes read the same bytes.
     pub fn load(path: impl AsRef<Path>, expected_model_id: &str, expected_dim: usize) -> Result<Gallery> {
         let path = path.as_ref();
         let io_err = |e| Error::io(path, e);

@@ -14,18 +14,19 @@
 //! Each row records its owning identity and each identity lists its rows. Removing an identity `swap_remove`s its
 //! rows (the last row moves into the hole and the two indexes are patched), so the matrices never have gaps and a
 //! scan is always one linear pass over memory. For 1,000,000 templates of 128 dimensions that is 512 MB of `f32`
-//! plus 128 MB of `i8`, and about 8 bytes per row plus the keys for the indexes; nothing else is copied.
+//! plus 128 MB of `i8`, 8 bytes per row of scale and owner, and about 200 bytes per identity for its key, its
+//! row list and the key index (0.85 GB resident for a million one-template identities); nothing is copied twice.
 //!
 //! # Search: int8 scan, then exact re-rank
 //! [`Gallery::search`] first scans the `i8` matrix (a quarter of the memory traffic of the `f32` one). Each row is
 //! quantised symmetrically with its own scale, `q = round(x * 127 / max|x|)`, and so is the query (widened to
-//! `i16` once per search). A per-row scale rather than the fixed 127 that unit vectors would allow: the
+//! `i16` once per search). Why a per-row scale rather than the fixed 127 that unit vectors would allow: the
 //! components of a unit vector are about `1/sqrt(dim)` (max around 0.3 at 128 dims), so a fixed scale would use
 //! only about 6 of the 8 bits; per-row scaling costs one multiply per row. Rounding moves each component by at
 //! most half a step (`max|x| / 254`); for unit vectors that gives a dot-product error with a standard deviation
-//! of about `sqrt(max|t|² + max|q|²) / (127 * sqrt(12))`: 0.0008 at 128 dims (the tests measure it on random
-//! pairs: rms 0.0008, worst 0.004), against a typical gap of 0.1 or more between a genuine match and the
-//! rest, and about a quarter of what the fixed scale would give. The scan accumulates in `i32` (two products of at most
+//! of about `sqrt(max|t|² + max|q|²) / (127 * sqrt(12))`, 0.0008 at 128 dims (the tests measure it on random
+//! pairs: rms 0.0008, worst 0.004) and a quarter of what the fixed scale would give, against a typical gap of
+//! 0.1 or more between a genuine match and the rest. The scan accumulates in `i32` (two products of at most
 //! 127 * 127 are summed in `i16` first: they fit, and that halves the widening work) and is written as
 //! fixed-width array loops that LLVM vectorises with plain SSE2 / NEON, without `unsafe`.
 //!
@@ -43,10 +44,12 @@
 //! One hit per identity is returned.
 //!
 //! # Thread safety
-//! `Gallery` is `Send + Sync`. The templates sit behind one `RwLock`: searches (and `save`) take it shared and
-//! run concurrently with each other; `enroll` and `remove` validate, normalise and quantise outside the lock and
-//! hold it exclusively only to append or swap rows, so they wait for running searches and vice versa, never for
-//! long. A search sees the gallery either before or after any enroll/remove, never half of one.
+//! `Gallery` is `Send + Sync`. The templates sit behind one `RwLock`: searches take it shared and run
+//! concurrently with each other; `enroll` and `remove` validate, normalise and quantise outside the lock and hold
+//! it exclusively only to append or swap rows (microseconds), waiting for running searches to finish. A search
+//! sees the gallery either before or after any enroll/remove, never half of one. `save` and `to_bytes` hold it
+//! shared while they encode (about a second for a million templates): searches go on, while enroll/remove wait,
+//! and so do searches that arrive after a waiting enroll/remove on platforms whose `RwLock` prefers writers.
 //!
 //! # File format and durability
 //! [`Gallery::save`] writes the little-endian format specified in `file.rs` (magic, version, model id, dim,
@@ -61,7 +64,7 @@
 //! length before use, so a damaged or truncated file gives [`Error::Corrupt`], never a panic, and a file from
 //! another embedder or dimension gives [`Error::Incompatible`].
 
-mod bench;
+pub mod bench;
 mod file;
 mod scan;
 #[cfg(test)]
@@ -154,7 +157,8 @@ impl Gallery {
         }
         let mut rows = Vec::with_capacity(embeddings.len() * self.dim);
         for (i, e) in embeddings.iter().enumerate() {
-            rows.extend(normalized(e, self.dim, &format!("embedding {i} for {id:?}"))?);
+            let row = normalized(e, self.dim).map_err(|m| Error::invalid(format!("embedding {i} for {id:?} {m}")))?;
+            rows.extend(row);
         }
         let mut store = self.write()?;
         if store.owner.len() + embeddings.len() > u32::MAX as usize {
@@ -266,7 +270,7 @@ impl Gallery {
                 return Err(Error::invalid(format!("search threshold {t} is not finite")));
             }
         }
-        normalized(query, self.dim, "query")
+        normalized(query, self.dim).map_err(|m| Error::invalid(format!("query {m}")))
     }
 
     fn read(&self) -> Result<RwLockReadGuard<'_, Store>> {
@@ -473,18 +477,19 @@ fn check_model_id(model_id: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// `v / |v|` after checking it has `dim` finite values and a non-zero norm; `what` names it in errors.
-fn normalized(v: &[f32], dim: usize, what: &str) -> Result<Vec<f32>> {
+/// `v / |v|` after checking that it has `dim` finite values and a non-zero norm. The error message completes
+/// a sentence whose subject is the vector ("has 3 values, ...").
+fn normalized(v: &[f32], dim: usize) -> std::result::Result<Vec<f32>, String> {
     if v.len() != dim {
-        return Err(Error::invalid(format!("{what} has {} values, the gallery expects {dim}", v.len())));
+        return Err(format!("has {} values, the gallery expects {dim}", v.len()));
     }
     if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-        return Err(Error::invalid(format!("{what} has a non-finite value {} at index {i}", v[i])));
+        return Err(format!("has a non-finite value {} at index {i}", v[i]));
     }
     // In f64 so that neither huge values (overflow) nor tiny ones (underflow) spoil the norm.
     let norm = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
     if norm == 0.0 {
-        return Err(Error::invalid(format!("{what} is the zero vector")));
+        return Err("is the zero vector".into());
     }
     Ok(v.iter().map(|&x| (f64::from(x) / norm) as f32).collect())
 }

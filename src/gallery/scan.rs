@@ -13,7 +13,7 @@ pub(super) fn quantize_row(row: &[f32], out: &mut [i8]) -> f32 {
     let inv = 127.0 / max;
     for (o, &x) in out.iter_mut().zip(row) {
         // |x * inv| <= 127 up to rounding, and `as` saturates anyway.
-        *o = (x * inv).round() as i8;
+        *o = round(x * inv) as i8;
     }
     max / 127.0
 }
@@ -24,9 +24,18 @@ pub(super) fn quantize_query(q: &[f32], stride: usize) -> Vec<i16> {
     let inv = 127.0 / max_abs(q);
     let mut out = vec![0i16; stride];
     for (o, &x) in out.iter_mut().zip(q) {
-        *o = (x * inv).round() as i16;
+        *o = round(x * inv) as i16;
     }
     out
+}
+
+/// Rounds to the nearest integer (ties to even) for |v| < 2^22: adding 1.5 * 2^23 leaves no mantissa bits for
+/// the fraction, so the addition itself rounds. Unlike `f32::round`, a libm call on baseline x86_64 (no SSE4.1),
+/// this vectorises, which makes enrolment and loading several times faster.
+#[inline]
+fn round(v: f32) -> f32 {
+    const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23
+    (v + SHIFT) - SHIFT
 }
 
 /// Largest absolute value; positive for the unit vectors this is called with.
@@ -116,5 +125,17 @@ impl TopK {
         self.prune();
         self.items.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         self.items
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn round_matches_round_ties_even() {
+        let halves = (-300..=300).map(|i| i as f32 * 0.5);
+        let others = (-100_000..=100_000).map(|i| i as f32 * 0.001_37);
+        for v in halves.chain(others).chain([0.499_999_97, -0.499_999_97, 126.5, -126.5, 127.49]) {
+            assert_eq!(super::round(v), v.round_ties_even(), "{v}");
+        }
     }
 }
