@@ -20,10 +20,6 @@
 // Longest identity key in bytes (UTF-8, no NUL), excluding the terminator.
 #define FK_ID_MAX 255
 
-#define OCCLUDED (1 << 9)
-
-#define COMPRESSED (1 << 10)
-
 // Status codes. `FK_OK` is 0; every error is a distinct positive value. Stable across versions.
 typedef enum fk_status {
   FK_OK = 0,
@@ -82,7 +78,7 @@ typedef enum fk_operating_point {
   FK_OP_FAR_1E4 = 4,
 } fk_operating_point;
 
-// Quality reason bits (`QualityReport.reasons`).
+// Quality reason bits (`fk_quality_report.reasons`).
 typedef enum fk_quality_reason {
   FK_Q_TOO_DARK = 1,
   FK_Q_TOO_BRIGHT = 2,
@@ -161,7 +157,7 @@ typedef struct fk_quality_report {
   float overall;
   // True when no reason flag is set under the policy used.
   bool acceptable;
-  // Bitmask of [`reason`] flags.
+  // Bitmask of reason flags (`FK_Q_*` in C, `quality::reason` in Rust).
   uint32_t reasons;
   // Variance of the Laplacian of the aligned face's luma (raw); blur lowers it.
   struct fk_quality_component sharpness;
@@ -263,6 +259,9 @@ enum fk_status fk_engine_crop_size(const struct fk_engine *engine,
                                    uint32_t *width,
                                    uint32_t *height);
 
+// The engine's operating point (an `fk_operating_point` value), 0 if `engine` is invalid. Thread-safe.
+int32_t fk_engine_operating_point(const struct fk_engine *engine);
+
 // The calibrated cosine threshold of an operating point (`fk_operating_point` value) for this engine's
 // embedder and flip setting. Written on FK_OK only. Returns FK_OK, FK_ERR_NULL_ARGUMENT,
 // FK_ERR_INVALID_ARGUMENT (unknown point, or not calibrated in the manifest). Thread-safe.
@@ -281,9 +280,10 @@ enum fk_status fk_image_load(const char *path,
 // `data` is NULL, is a no-op. Never call it on an image whose pixels you own.
 void fk_image_release(struct fk_image *image);
 
-// Detects faces, best score first. Writes at most `capacity` faces to `faces` and their number to `*count`
-// (0 when the image has no face: that is FK_OK, not an error); `faces` may be NULL only if `capacity` is 0.
-// The engine's `max_faces` option bounds the count. Outputs are written on FK_OK only.
+// Detects faces, best score first. `*count` receives the number of faces found (0 when the image has no
+// face: FK_OK, not an error) and the first `min(*count, capacity)` of them are written to `faces`; `faces`
+// may be NULL only if `capacity` is 0 (to ask for the count). The engine's `max_faces` option bounds the
+// count. Outputs are written on FK_OK only.
 // Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT, FK_ERR_INVALID_IMAGE, FK_ERR_INTERNAL,
 // FK_ERR_PANIC. Thread-safe.
 enum fk_status fk_detect(const struct fk_engine *engine,
@@ -329,13 +329,16 @@ enum fk_status fk_verify(const struct fk_engine *engine,
                          const struct fk_image *b,
                          struct fk_match *out);
 
-// Scores the capture quality of `face` under the engine's quality policy. Quality is not liveness: it does
+// Scores the capture quality of `face` under the engine's quality policy. `out_size` must be
+// `sizeof(fk_quality_report)` as the caller's header defines it: a header/library mismatch (the report grew)
+// is FK_ERR_BUFFER_TOO_SMALL instead of a write past the caller's struct. Quality is not liveness: it does
 // not detect photos or screens. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT,
-// FK_ERR_INVALID_IMAGE, FK_ERR_INTERNAL, FK_ERR_PANIC. Thread-safe.
+// FK_ERR_BUFFER_TOO_SMALL, FK_ERR_INVALID_IMAGE, FK_ERR_INTERNAL, FK_ERR_PANIC. Thread-safe.
 enum fk_status fk_quality(const struct fk_engine *engine,
                           const struct fk_image *image,
                           const struct fk_face *face,
-                          struct fk_quality_report *out);
+                          struct fk_quality_report *out,
+                          size_t out_size);
 
 // New empty gallery for the embeddings of `engine`'s embedder (its model id and dimension; templates of
 // another model are refused). On FK_OK `*out` owns it. Returns FK_OK, FK_ERR_NULL_ARGUMENT,

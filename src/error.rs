@@ -47,6 +47,9 @@ pub enum Error {
     /// A looked-up item (gallery identity) does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// A feature this build does not include (e.g. the bundled model pack).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// A bug or an inference-engine failure that the caller could not have prevented.
     #[error("internal error: {0}")]
     Internal(String),

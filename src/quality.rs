@@ -70,7 +70,7 @@ pub struct QualityReport {
     pub overall: f32,
     /// True when no reason flag is set under the policy used.
     pub acceptable: bool,
-    /// Bitmask of [`reason`] flags.
+    /// Bitmask of reason flags (`FK_Q_*` in C, `quality::reason` in Rust).
     pub reasons: u32,
     /// Variance of the Laplacian of the aligned face's luma (raw); blur lowers it.
     pub sharpness: Component,

@@ -78,6 +78,7 @@ impl From<&Error> for fk_status {
             Error::Corrupt(_) => FK_ERR_CORRUPT,
             Error::Incompatible(_) => FK_ERR_INCOMPATIBLE,
             Error::NotFound(_) => FK_ERR_NOT_FOUND,
+            Error::Unsupported(_) => FK_ERR_UNSUPPORTED,
             Error::Internal(_) => FK_ERR_INTERNAL,
         }
     }
@@ -359,7 +360,7 @@ pub unsafe extern "C" fn fk_engine_new_from_memory(data: *const u8, len: usize, 
 /// Loads the model pack compiled into the library (cargo feature `bundled`); FK_ERR_UNSUPPORTED otherwise.
 #[no_mangle]
 pub unsafe extern "C" fn fk_engine_new_bundled(options: *const fk_options, out: *mut *mut fk_engine) -> fk_status {
-    let r = guard(|| {
+    guard(|| {
         nn(out, "out")?;
         #[cfg(feature = "bundled")]
         {
@@ -370,10 +371,9 @@ pub unsafe extern "C" fn fk_engine_new_bundled(options: *const fk_options, out: 
         #[cfg(not(feature = "bundled"))]
         {
             let _ = opts_or_default(options)?;
-            Err(Error::invalid("this build has no bundled model pack (cargo feature `bundled`)"))
+            Err(Error::Unsupported("this build has no bundled model pack (cargo feature `bundled`)".into()))
         }
-    });
-    if cfg!(not(feature = "bundled")) && r == FK_ERR_INVALID_ARGUMENT && !out.is_null() { FK_ERR_UNSUPPORTED } else { r }
+    })
 }
 
 /// Frees an engine. NULL is a no-op. No other thread may be using it.
@@ -404,6 +404,12 @@ pub unsafe extern "C" fn fk_engine_crop_size(engine: *const fk_engine, width: *m
         (*w, *h) = (t.width, t.height);
         Ok(())
     })
+}
+
+/// The engine's operating point (an `fk_operating_point` value), 0 if `engine` is invalid. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_engine_operating_point(engine: *const fk_engine) -> i32 {
+    boundary(0, || engine_ref(engine).map(|e| e.options().operating_point as i32).unwrap_or(0))
 }
 
 /// The calibrated cosine threshold of an operating point (`fk_operating_point` value) for this engine's
@@ -524,9 +530,10 @@ fn check_face(f: &Face) -> Result<(), Error> {
     Ok(())
 }
 
-/// Detects faces, best score first. Writes at most `capacity` faces to `faces` and their number to `*count`
-/// (0 when the image has no face: that is FK_OK, not an error); `faces` may be NULL only if `capacity` is 0.
-/// The engine's `max_faces` option bounds the count. Outputs are written on FK_OK only.
+/// Detects faces, best score first. `*count` receives the number of faces found (0 when the image has no
+/// face: FK_OK, not an error) and the first `min(*count, capacity)` of them are written to `faces`; `faces`
+/// may be NULL only if `capacity` is 0 (to ask for the count). The engine's `max_faces` option bounds the
+/// count. Outputs are written on FK_OK only.
 /// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT, FK_ERR_INVALID_IMAGE, FK_ERR_INTERNAL,
 /// FK_ERR_PANIC. Thread-safe.
 #[no_mangle]
@@ -538,11 +545,10 @@ pub unsafe extern "C" fn fk_detect(engine: *const fk_engine, image: *const fk_im
             return Err(Error::NullArgument("faces"));
         }
         let found = e.detect(&image_from(image)?)?;
-        let n = found.len().min(capacity);
-        for (i, f) in found.iter().take(n).enumerate() {
+        for (i, f) in found.iter().take(capacity).enumerate() {
             *faces.add(i) = *f;
         }
-        *count = n;
+        *count = found.len();
         Ok(())
     })
 }
@@ -626,7 +632,7 @@ pub unsafe extern "C" fn fk_verify(engine: *const fk_engine, a: *const fk_image,
     })
 }
 
-/// Quality reason bits (`QualityReport.reasons`).
+/// Quality reason bits (`fk_quality_report.reasons`).
 #[repr(C)]
 pub enum fk_quality_reason {
     FK_Q_TOO_DARK = 1,
@@ -643,16 +649,22 @@ pub enum fk_quality_reason {
 }
 
 
-/// Scores the capture quality of `face` under the engine's quality policy. Quality is not liveness: it does
+/// Scores the capture quality of `face` under the engine's quality policy. `out_size` must be
+/// `sizeof(fk_quality_report)` as the caller's header defines it: a header/library mismatch (the report grew)
+/// is FK_ERR_BUFFER_TOO_SMALL instead of a write past the caller's struct. Quality is not liveness: it does
 /// not detect photos or screens. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT,
-/// FK_ERR_INVALID_IMAGE, FK_ERR_INTERNAL, FK_ERR_PANIC. Thread-safe.
+/// FK_ERR_BUFFER_TOO_SMALL, FK_ERR_INVALID_IMAGE, FK_ERR_INTERNAL, FK_ERR_PANIC. Thread-safe.
 #[no_mangle]
-pub unsafe extern "C" fn fk_quality(engine: *const fk_engine, image: *const fk_image, face: *const Face, out: *mut QualityReport) -> fk_status {
+pub unsafe extern "C" fn fk_quality(engine: *const fk_engine, image: *const fk_image, face: *const Face, out: *mut QualityReport, out_size: usize) -> fk_status {
     guard(|| {
         let e = engine_ref(engine)?;
         let f = nn(face, "face")?;
         check_face(f)?;
         nn(out, "out")?;
+        let needed = std::mem::size_of::<QualityReport>();
+        if out_size < needed {
+            return Err(Error::BufferTooSmall { needed, given: out_size });
+        }
         let r = e.quality(&image_from(image)?, f)?;
         *out = r;
         Ok(())

@@ -71,8 +71,11 @@ static void happy(void) {
     /* The stage-by-stage path gives the same similarity as fk_verify. */
     fk_face faces[8];
     size_t n = 0;
+    EXPECT(fk_detect(e, &a, NULL, 0, &n), FK_OK); /* ask for the count only */
+    CHECK(n == 1, "count-only query found %zu faces", n);
     EXPECT(fk_detect(e, &a, faces, 8, &n), FK_OK);
     CHECK(n >= 1 && faces[0].score > 0.5f, "faces %zu", n);
+    CHECK(fk_engine_operating_point(e) == FK_OP_FAR_1E3, "engine operating point");
     uint32_t cw = 0, ch = 0;
     EXPECT(fk_engine_crop_size(e, &cw, &ch), FK_OK);
     CHECK(cw == 112 && ch == 112, "crop %ux%u", cw, ch);
@@ -94,7 +97,7 @@ static void happy(void) {
     CHECK(t == same.threshold, "threshold");
 
     fk_quality_report q;
-    EXPECT(fk_quality(e, &a, &faces[0], &q), FK_OK);
+    EXPECT(fk_quality(e, &a, &faces[0], &q, sizeof q), FK_OK);
     printf("quality overall %.1f acceptable %d reasons 0x%x learned %.3f\n", q.overall, q.acceptable, q.reasons, q.learned.raw);
     CHECK(q.overall > 0 && q.overall <= 100 && q.learned.assessed, "quality");
 
@@ -154,6 +157,7 @@ static void bad(void) {
     BAD(fk_engine_new_from_memory((const uint8_t *)"x", 0, NULL, &eout), FK_ERR_INVALID_ARGUMENT);
     BAD(fk_engine_new_from_memory((const uint8_t *)"not a model pack", 16, NULL, &eout), FK_ERR_MODEL_FORMAT);
     BAD(fk_engine_new_bundled(NULL, NULL), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_engine_new_bundled(NULL, &eout), FK_ERR_UNSUPPORTED); /* this test build has no bundled pack */
     {
         /* A directory whose model files are a text file and a truncated copy: checksum errors. */
         char dir[256], cmd[1024];
@@ -274,9 +278,10 @@ static void bad(void) {
     CHECK(m.similarity == -7, "match untouched");
     fk_quality_report q;
     q.overall = -1;
-    BAD(fk_quality(e, &good, NULL, &q), FK_ERR_NULL_ARGUMENT);
-    BAD(fk_quality(e, &good, &face, NULL), FK_ERR_NULL_ARGUMENT);
-    BAD(fk_quality(NULL, &good, &face, &q), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_quality(e, &good, NULL, &q, sizeof q), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_quality(e, &good, &face, NULL, sizeof q), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_quality(NULL, &good, &face, &q, sizeof q), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_quality(e, &good, &face, &q, sizeof q - 4), FK_ERR_BUFFER_TOO_SMALL);
     CHECK(q.overall == -1, "quality untouched");
     uint32_t w = 7, h = 7;
     float thr = -5;

@@ -1,0 +1,81 @@
+package dev.facekit;
+
+import java.lang.ref.Cleaner;
+
+/**
+ * The JNI entry points (src/main/c/facekit_jni.c). Package-private: the public classes own every handle.
+ * Handles are C pointers carried as {@code long}. Every method throws {@link FacekitException} on a non-OK
+ * status, with the message of {@code fk_last_error()}.
+ *
+ * <p>Loading: {@code -Dfacekit.jni.library=/abs/path/libfacekit_jni.so} if set, else
+ * {@code System.loadLibrary("facekit_jni")} (java.library.path; on Android the APK's jniLibs). The shim needs
+ * libfacekit.so.0 on the loader's path (LD_LIBRARY_PATH, its rpath, or jniLibs on Android).
+ */
+final class NativeLib {
+    private NativeLib() {}
+
+    /** One cleaner thread for every backstop of the bindings. */
+    static final Cleaner CLEANER = Cleaner.create();
+
+    static {
+        String path = System.getProperty("facekit.jni.library");
+        if (path != null && !path.isEmpty()) {
+            System.load(path);
+        } else {
+            System.loadLibrary("facekit_jni");
+        }
+    }
+
+    static native String versionString();
+
+    static native int version();
+
+    // Engine. keys/values/dir are UTF-8 without NUL; dir == null loads the bundled model pack.
+    static native long engineNew(byte[] dir, byte[][] keys, byte[][] values);
+
+    static native void engineFree(long engine);
+
+    static native int engineDim(long engine);
+
+    static native int[] engineCropSize(long engine);
+
+    static native float engineThreshold(long engine, int operatingPoint);
+
+    /** Faces as 15 floats each (see {@link Face#toNative}); {@code capacity} = the engine's max_faces. */
+    static native float[] detect(long engine, Image image, int capacity);
+
+    static native byte[] align(long engine, Image image, float[] face);
+
+    static native float[] embed(long engine, Image image, float[] face);
+
+    /** {similarity, threshold, is_match, operating_point}. */
+    static native float[] compare(long engine, float[] a, float[] b);
+
+    static native float[] verify(long engine, Image a, Image b);
+
+    /** {overall, acceptable, reasons, then raw, score, assessed of each component, in Quality.COMPONENTS order}. */
+    static native float[] quality(long engine, Image image, float[] face);
+
+    // Gallery.
+    static native long galleryNew(long engine);
+
+    static native long galleryLoad(long engine, byte[] path);
+
+    static native void galleryFree(long gallery);
+
+    static native void galleryEnroll(long gallery, byte[] id, float[] embedding);
+
+    static native void galleryEnrollImage(long gallery, long engine, byte[] id, Image image);
+
+    static native void galleryRemove(long gallery, byte[] id);
+
+    static native int galleryCount(long gallery);
+
+    /** Fills {@code ids} (UTF-8) and {@code sims} (capacity = their length) and returns the number of hits. */
+    static native int gallerySearch(long gallery, float[] query, float threshold, byte[][] ids, float[] sims);
+
+    static native void gallerySave(long gallery, byte[] path);
+
+    /** Decoded RGB8 pixels, tightly packed; writes {width, height} to {@code size}. */
+    static native byte[] imageLoad(byte[] path, int[] size);
+}

@@ -1,0 +1,884 @@
+"""facekit — on-device face recognition: Python bindings over the C ABI (``include/facekit.h``) with ctypes.
+
+No compiled extension: this module loads ``libfacekit.so`` and mirrors the header's structures with
+``ctypes.Structure``. Every native handle is freed deterministically by ``close()`` / ``with`` and, as a
+backstop, by a ``weakref.finalize`` when the Python object is collected.
+
+Example::
+
+    import facekit
+    with facekit.Engine("/path/to/models") as engine:
+        a, b = facekit.load_image("a.jpg"), facekit.load_image("b.jpg")
+        m = engine.verify(a, b)
+        print(m.similarity, m.is_match)
+
+Images are numpy ``uint8`` arrays — ``HxWx3`` (RGB, or BGR with ``format="bgr"``), ``HxWx4`` (RGBA/BGRA),
+``HxW`` (gray) — or an :class:`Image` for camera buffers (``Image.nv21(buf, width, height, stride, rotation)``).
+
+Where the library lives: ``$FACEKIT_LIB`` (the file), else ``$FACEKIT_LIB_DIR``, else ``<repo>/target/release``
+(this file is ``<repo>/bindings/python/facekit/__init__.py``), else the system loader's search path.
+Default model directory: ``$FACEKIT_MODELS``, else ``$FACEKIT_SHARED/models``, else ``<repo>/../shared/models``,
+else the pack compiled into the library (cargo feature ``bundled``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import os
+import sys
+import threading
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+__all__ = [
+    "Engine", "Gallery", "Image", "Face", "Match", "QualityReport", "QualityComponent", "FacekitError",
+    "Status", "PixelFormat", "OperatingPoint", "QualityReason", "load_image", "version", "library_path",
+]
+
+# The header this module mirrors (FK_VERSION of include/facekit.h). The library must have the same MAJOR.
+_HEADER_VERSION = 100
+_REPO = Path(__file__).resolve().parents[3]  # <repo>/bindings/python/facekit/__init__.py
+
+# ---------------------------------------------------------------------------------------------------------
+# Enums (values copied from the header; they are stable across versions)
+
+
+class Status(enum.IntEnum):
+    """``fk_status``. Member names are the C names, so ``err.status.name == "FK_ERR_NO_FACE"``."""
+
+    FK_OK = 0
+    FK_ERR_NULL_ARGUMENT = 1
+    FK_ERR_INVALID_ARGUMENT = 2
+    FK_ERR_BUFFER_TOO_SMALL = 3
+    FK_ERR_INVALID_IMAGE = 4
+    FK_ERR_MODEL_LOAD = 5
+    FK_ERR_MODEL_FORMAT = 6
+    FK_ERR_MODEL_CHECKSUM = 7
+    FK_ERR_NO_FACE = 8
+    FK_ERR_IO = 9
+    FK_ERR_CORRUPT = 10
+    FK_ERR_INCOMPATIBLE = 11
+    FK_ERR_NOT_FOUND = 12
+    FK_ERR_UNSUPPORTED = 13
+    FK_ERR_DECODE = 14
+    FK_ERR_INTERNAL = 98
+    FK_ERR_PANIC = 99
+
+
+class PixelFormat(enum.IntEnum):
+    """``fk_format``."""
+
+    RGB8 = 1
+    BGR8 = 2
+    RGBA8 = 3
+    BGRA8 = 4
+    GRAY8 = 5
+    NV21 = 6
+    NV12 = 7
+    I420 = 8
+
+
+class OperatingPoint(enum.IntEnum):
+    """``fk_operating_point``: the false-accept rate is 10^-value."""
+
+    FAR_1E2 = 2
+    FAR_1E3 = 3
+    FAR_1E4 = 4
+
+
+class QualityReason(enum.IntFlag):
+    """``fk_quality_reason`` bits (names without the ``FK_Q_`` prefix)."""
+
+    TOO_DARK = 1
+    TOO_BRIGHT = 2
+    BLURRY = 4
+    LOW_CONTRAST = 8
+    POSE = 16
+    TOO_SMALL = 32
+    LOW_CONFIDENCE = 64
+    LOW_LEARNED_QUALITY = 128
+    LOW_OVERALL = 256
+    OCCLUDED = 512
+    COMPRESSED = 1024
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Structures: field order and types exactly as in include/facekit.h (tests compare sizes/offsets with a C
+# compiler when one is available).
+
+
+class _FkImage(ctypes.Structure):
+    _fields_ = [
+        ("data", ctypes.c_void_p),  # const uint8_t*
+        ("len", ctypes.c_size_t),
+        ("width", ctypes.c_uint32),
+        ("height", ctypes.c_uint32),
+        ("stride", ctypes.c_size_t),
+        ("format", ctypes.c_int32),
+        ("rotation", ctypes.c_int32),
+    ]
+
+
+class _FkFace(ctypes.Structure):
+    _fields_ = [
+        ("x", ctypes.c_float),
+        ("y", ctypes.c_float),
+        ("width", ctypes.c_float),
+        ("height", ctypes.c_float),
+        ("score", ctypes.c_float),
+        ("landmarks", (ctypes.c_float * 2) * 5),  # float landmarks[5][2]
+    ]
+
+
+class _FkMatch(ctypes.Structure):
+    _fields_ = [
+        ("similarity", ctypes.c_float),
+        ("threshold", ctypes.c_float),
+        ("is_match", ctypes.c_int32),
+        ("operating_point", ctypes.c_int32),
+    ]
+
+
+class _FkQualityComponent(ctypes.Structure):
+    _fields_ = [("raw", ctypes.c_float), ("score", ctypes.c_float), ("assessed", ctypes.c_bool)]
+
+
+_QUALITY_COMPONENTS = (
+    "sharpness", "brightness", "exposure", "contrast", "yaw", "pitch", "roll", "face_size", "confidence", "learned",
+    "occlusion", "compression",
+)
+
+
+class _FkQualityReport(ctypes.Structure):
+    _fields_ = [
+        ("overall", ctypes.c_float),
+        ("acceptable", ctypes.c_bool),
+        ("reasons", ctypes.c_uint32),
+    ] + [(name, _FkQualityComponent) for name in _QUALITY_COMPONENTS]
+
+
+_QUALITY_SLACK = 256  # bytes past the known end of fk_quality_report (see Engine.quality)
+
+_FK_ID_MAX = 255
+
+
+class _FkHit(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_char * (_FK_ID_MAX + 1)), ("similarity", ctypes.c_float)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Loading the library
+
+
+def _library_candidates() -> List[str]:
+    if sys.platform == "darwin":
+        names = ["libfacekit.dylib"]
+    elif sys.platform == "win32":
+        names = ["facekit.dll"]
+    else:
+        names = ["libfacekit.so.0", "libfacekit.so"]  # SONAME first: what a linked program would load
+    out: List[str] = []
+    if os.environ.get("FACEKIT_LIB"):
+        out.append(os.environ["FACEKIT_LIB"])
+    for d in (os.environ.get("FACEKIT_LIB_DIR"), str(_REPO / "target" / "release")):
+        if d:
+            out.extend(os.path.join(d, n) for n in names)
+    out.extend(names)  # bare names: LD_LIBRARY_PATH / system directories
+    return out
+
+
+def _load_library() -> Tuple[ctypes.CDLL, str]:
+    errors = []
+    for cand in _library_candidates():
+        if os.sep in cand and not os.path.exists(cand):
+            continue
+        try:
+            # CDLL (not PyDLL) releases the GIL during every call, so threads sharing an Engine run in parallel.
+            return ctypes.CDLL(cand), cand
+        except OSError as e:
+            errors.append(f"{cand}: {e}")
+    raise ImportError(
+        "facekit: cannot load libfacekit (set FACEKIT_LIB or FACEKIT_LIB_DIR, or build it with "
+        "`cargo build --release`). Tried: " + "; ".join(errors or _library_candidates())
+    )
+
+
+_lib, _lib_path = _load_library()
+
+_c = ctypes
+_P = ctypes.c_void_p  # opaque handles (fk_engine*, fk_gallery*, fk_options*) and byte pointers
+_st = ctypes.c_int  # C enum return: int on every ABI we target
+_PF = ctypes.POINTER(ctypes.c_float)
+_PSZ = ctypes.POINTER(ctypes.c_size_t)
+_PIMG = ctypes.POINTER(_FkImage)
+_PFACE = ctypes.POINTER(_FkFace)
+
+
+def _proto(name: str, restype, *argtypes):
+    fn = getattr(_lib, name)
+    fn.restype = restype
+    fn.argtypes = list(argtypes)
+    return fn
+
+
+_proto("fk_version", _c.c_uint32)
+_proto("fk_version_string", _c.c_char_p)
+_proto("fk_status_str", _c.c_char_p, _c.c_int32)
+_proto("fk_last_error", _c.c_char_p)
+_proto("fk_options_new", _P)
+_proto("fk_options_free", None, _P)
+_proto("fk_options_set", _st, _P, _c.c_char_p, _c.c_char_p)
+_proto("fk_engine_new_from_dir", _st, _c.c_char_p, _P, _c.POINTER(_P))
+_proto("fk_engine_new_from_memory", _st, _P, _c.c_size_t, _P, _c.POINTER(_P))
+_proto("fk_engine_new_bundled", _st, _P, _c.POINTER(_P))
+_proto("fk_engine_free", None, _P)
+_proto("fk_engine_embedding_dim", _c.c_size_t, _P)
+_proto("fk_engine_crop_size", _st, _P, _c.POINTER(_c.c_uint32), _c.POINTER(_c.c_uint32))
+_proto("fk_engine_threshold", _st, _P, _c.c_int32, _PF)
+_proto("fk_image_load", _st, _c.c_char_p, _PIMG)
+_proto("fk_image_release", None, _PIMG)
+_proto("fk_detect", _st, _P, _PIMG, _PFACE, _c.c_size_t, _PSZ)
+_proto("fk_align", _st, _P, _PIMG, _PFACE, _P, _c.c_size_t)
+_proto("fk_embed", _st, _P, _PIMG, _PFACE, _PF, _c.c_size_t)
+_proto("fk_compare", _st, _P, _PF, _PF, _c.c_size_t, _c.POINTER(_FkMatch))
+_proto("fk_verify", _st, _P, _PIMG, _PIMG, _c.POINTER(_FkMatch))
+_proto("fk_quality", _st, _P, _PIMG, _PFACE, _c.POINTER(_FkQualityReport), _c.c_size_t)
+_proto("fk_gallery_new", _st, _P, _c.POINTER(_P))
+_proto("fk_gallery_free", None, _P)
+_proto("fk_gallery_enroll", _st, _P, _c.c_char_p, _PF, _c.c_size_t)
+_proto("fk_gallery_enroll_image", _st, _P, _P, _c.c_char_p, _PIMG)
+_proto("fk_gallery_remove", _st, _P, _c.c_char_p)
+_proto("fk_gallery_count", _c.c_size_t, _P)
+_proto("fk_gallery_search", _st, _P, _PF, _c.c_size_t, _c.c_float, _c.POINTER(_FkHit), _c.c_size_t, _PSZ)
+_proto("fk_gallery_save", _st, _P, _c.c_char_p)
+_proto("fk_gallery_load", _st, _P, _c.c_char_p, _c.POINTER(_P))
+
+if _lib.fk_version() // 10000 != _HEADER_VERSION // 10000:
+    raise ImportError(
+        f"facekit: {_lib_path} is version {_lib.fk_version_string().decode()}, "
+        f"but these bindings were written for the {_HEADER_VERSION // 10000}.x ABI"
+    )
+
+
+def version() -> str:
+    """The library's version string, e.g. ``"0.1.0"``."""
+    return _lib.fk_version_string().decode()
+
+
+def library_path() -> str:
+    """Path (or name) of the loaded libfacekit."""
+    return _lib_path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Errors
+
+
+class FacekitError(Exception):
+    """A failed facekit call.
+
+    ``status`` is a :class:`Status` (an ``int``; ``status.name`` is the C name, e.g. ``"FK_ERR_NO_FACE"``),
+    ``message`` the library's ``fk_last_error()`` text for the failed call.
+    """
+
+    def __init__(self, status: int, message: str):
+        try:
+            self.status: Union[Status, int] = Status(status)
+            self.status_name = self.status.name
+        except ValueError:  # a newer library with a code this module does not know
+            self.status = int(status)
+            self.status_name = _lib.fk_status_str(int(status)).decode().split(":")[0]
+        self.message = message
+        super().__init__(f"{self.status_name}: {message}" if message else self.status_name)
+
+
+def _last_error() -> str:
+    # Thread-local in the library and valid until the next failing call on this thread: read it right away.
+    msg = _lib.fk_last_error()
+    return msg.decode("utf-8", "replace") if msg else ""
+
+
+def _check(status: int) -> None:
+    if status != 0:
+        raise FacekitError(status, _last_error())
+
+
+def _invalid(msg: str) -> FacekitError:
+    """An argument error detected here before calling C (same status the library would give)."""
+    return FacekitError(Status.FK_ERR_INVALID_ARGUMENT, msg)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Native handle ownership
+
+
+class _Handle:
+    """Owns one native pointer.
+
+    Calls take the pointer with ``with handle as ptr:``, which counts them; ``close()`` first makes new calls
+    fail, then waits for calls in flight (other threads — the GIL is released during native calls) before
+    freeing, so a Python program can never use a freed engine or gallery. The ``weakref.finalize`` on the
+    owner frees the pointer if ``close()`` was never called; it runs at most once either way.
+    """
+
+    __slots__ = ("_ptr", "_cond", "_busy", "_finalizer", "_kind", "__weakref__")
+
+    def __init__(self, owner: Any, ptr: int, free_fn, kind: str):
+        self._ptr: Optional[int] = ptr
+        self._cond = threading.Condition(threading.Lock())
+        self._busy = 0
+        self._kind = kind
+        # The callback holds only the integer pointer and the C function, never the owner (which would keep
+        # it alive forever).
+        self._finalizer = weakref.finalize(owner, free_fn, ptr)
+
+    def __enter__(self) -> int:
+        with self._cond:
+            if self._ptr is None:
+                raise ValueError(f"facekit: operation on a closed {self._kind}")
+            self._busy += 1
+            return self._ptr
+
+    def __exit__(self, *exc) -> None:
+        with self._cond:
+            self._busy -= 1
+            if self._busy == 0:
+                self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._ptr is None
+
+    def close(self) -> None:
+        with self._cond:
+            if self._ptr is None:
+                return
+            self._ptr = None
+            while self._busy:
+                self._cond.wait()
+        self._finalizer()  # frees now; the finalizer is then dead, so it never runs again
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Images
+
+_FORMAT_NAMES = {
+    "rgb": PixelFormat.RGB8, "bgr": PixelFormat.BGR8, "rgba": PixelFormat.RGBA8, "bgra": PixelFormat.BGRA8,
+    "gray": PixelFormat.GRAY8, "grey": PixelFormat.GRAY8, "nv21": PixelFormat.NV21, "nv12": PixelFormat.NV12,
+    "i420": PixelFormat.I420,
+}
+_CHANNELS = {
+    PixelFormat.RGB8: 3, PixelFormat.BGR8: 3, PixelFormat.RGBA8: 4, PixelFormat.BGRA8: 4, PixelFormat.GRAY8: 1,
+}
+_U32_MAX = 0xFFFFFFFF
+
+
+def _parse_format(fmt: Union[str, int, PixelFormat, None]) -> Optional[PixelFormat]:
+    if fmt is None:
+        return None
+    if isinstance(fmt, str):
+        key = fmt.lower().rstrip("8")
+        if key not in _FORMAT_NAMES:
+            raise _invalid(f"unknown pixel format {fmt!r} (one of {sorted(_FORMAT_NAMES)})")
+        return _FORMAT_NAMES[key]
+    try:
+        return PixelFormat(int(fmt))
+    except ValueError:
+        raise _invalid(f"unknown pixel format {fmt!r}") from None
+
+
+class Image:
+    """A frame and its layout: pixels, width, height, stride (bytes between rows), format and rotation
+    (clockwise degrees that make the frame upright; results are in upright-image coordinates).
+
+    ``Image(array, format=None, rotation=0)`` wraps a numpy ``uint8`` array without copying when its strides
+    allow (rows may be padded or be a crop of a bigger array; pixels within a row must be contiguous).
+    ``Image.nv21(...)`` / ``nv12`` / ``i420`` wrap camera YUV 4:2:0 buffers (bytes, bytearray, memoryview or
+    a uint8 array). facekit never keeps the pixels after a call.
+    """
+
+    __slots__ = ("data", "width", "height", "stride", "format", "rotation", "_ptr", "_len")
+
+    def __init__(self, array: Any, format: Union[str, int, PixelFormat, None] = None, rotation: int = 0):
+        a = np.asarray(array)
+        if a.dtype != np.uint8:
+            raise TypeError(f"facekit: images must be uint8 arrays, got {a.dtype} (scale/convert first)")
+        fmt = _parse_format(format)
+        if a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 1):
+            channels, default = 1, PixelFormat.GRAY8
+        elif a.ndim == 3 and a.shape[2] in (3, 4):
+            channels = a.shape[2]
+            default = PixelFormat.RGB8 if channels == 3 else PixelFormat.RGBA8
+        else:
+            raise _invalid(f"image array must be HxW, HxWx1, HxWx3 or HxWx4, got shape {a.shape}")
+        fmt = fmt or default
+        if _CHANNELS.get(fmt) != channels:
+            raise _invalid(f"format {fmt.name} does not fit an array with {channels} channel(s)")
+        h, w = a.shape[0], a.shape[1]
+        if h > _U32_MAX or w > _U32_MAX:
+            raise FacekitError(Status.FK_ERR_INVALID_IMAGE, f"image {w}x{h} is too large")
+        # The C descriptor has one row stride and assumes packed pixels: accept any array whose pixels are
+        # packed within a row and whose rows go forward without overlapping; copy anything else.
+        inner_ok = a.strides[1] == channels if a.ndim >= 2 and w > 1 else True
+        if a.ndim == 3:
+            inner_ok = inner_ok and (a.strides[2] == 1 or channels == 1)
+        if not inner_ok or (h > 1 and a.strides[0] < w * channels):
+            a = np.ascontiguousarray(a)
+        self.data = a  # keeps the memory alive while this Image lives
+        self.width, self.height = w, h
+        self.stride = int(a.strides[0]) if h > 1 else w * channels
+        self.format = fmt
+        self.rotation = int(rotation)
+        self._ptr = a.ctypes.data
+        # The last row may be short (only width*channels bytes), exactly what the library requires.
+        self._len = self.stride * (h - 1) + w * channels if h and w else 0
+
+    @classmethod
+    def _yuv(cls, fmt: PixelFormat, buf: Any, width: int, height: int, stride: Optional[int], rotation: int) -> "Image":
+        if isinstance(buf, np.ndarray):
+            if buf.dtype != np.uint8:
+                raise TypeError(f"facekit: YUV buffers must be uint8, got {buf.dtype}")
+            a = np.ascontiguousarray(buf).reshape(-1)
+        else:
+            a = np.frombuffer(buf, dtype=np.uint8)  # zero-copy view of bytes/bytearray/memoryview
+        if not (0 <= width <= _U32_MAX and 0 <= height <= _U32_MAX):
+            raise FacekitError(Status.FK_ERR_INVALID_IMAGE, f"image {width}x{height} is out of range")
+        img = cls.__new__(cls)
+        img.data = a
+        img.width, img.height = int(width), int(height)
+        img.stride = int(width if stride is None else stride)
+        img.format = fmt
+        img.rotation = int(rotation)
+        img._ptr = a.ctypes.data
+        img._len = a.size  # the library checks that the layout fits (FK_ERR_INVALID_IMAGE otherwise)
+        return img
+
+    @classmethod
+    def nv21(cls, buf: Any, width: int, height: int, stride: Optional[int] = None, rotation: int = 0) -> "Image":
+        """Android camera NV21: a Y plane of ``height`` rows of ``stride`` bytes (default ``width``), then
+        ⌈height/2⌉ rows of interleaved V,U with the same stride."""
+        return cls._yuv(PixelFormat.NV21, buf, width, height, stride, rotation)
+
+    @classmethod
+    def nv12(cls, buf: Any, width: int, height: int, stride: Optional[int] = None, rotation: int = 0) -> "Image":
+        """As :meth:`nv21` with U before V."""
+        return cls._yuv(PixelFormat.NV12, buf, width, height, stride, rotation)
+
+    @classmethod
+    def i420(cls, buf: Any, width: int, height: int, stride: Optional[int] = None, rotation: int = 0) -> "Image":
+        """Planar Y, U, V (chroma stride ⌈stride/2⌉)."""
+        return cls._yuv(PixelFormat.I420, buf, width, height, stride, rotation)
+
+    def _c(self) -> _FkImage:
+        return _FkImage(self._ptr, self._len, self.width, self.height, self.stride, int(self.format), self.rotation)
+
+    def __repr__(self) -> str:
+        return f"Image({self.width}x{self.height} {self.format.name} stride={self.stride} rotation={self.rotation})"
+
+
+ImageLike = Union[np.ndarray, Image]
+
+
+def _image(img: ImageLike, format=None, rotation: int = 0) -> Image:
+    if isinstance(img, Image):
+        if format is not None or rotation:
+            raise TypeError("facekit: format/rotation go into the Image itself when passing an Image")
+        return img
+    return Image(img, format, rotation)
+
+
+def load_image(path: Union[str, os.PathLike]) -> np.ndarray:
+    """Decodes a JPEG or PNG file with the library (``fk_image_load``) into an HxWx3 RGB ``uint8`` array."""
+    raw = _FkImage()
+    _check(_lib.fk_image_load(os.fsencode(path), ctypes.byref(raw)))
+    try:
+        h, w, stride = raw.height, raw.width, raw.stride
+        buf = (ctypes.c_uint8 * raw.len).from_address(raw.data)
+        return np.ndarray((h, w, 3), np.uint8, buffer=buf, strides=(stride, 3, 1)).copy()
+    finally:
+        _lib.fk_image_release(ctypes.byref(raw))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face, in pixels of the upright image. ``box`` = (x, y, width, height) with (x, y) the
+    top-left corner; ``landmarks`` = 5 (x, y): image-left eye, image-right eye, nose tip, image-left and
+    image-right mouth corners."""
+
+    box: Tuple[float, float, float, float]
+    score: float
+    landmarks: Tuple[Tuple[float, float], ...]
+
+    @property
+    def area(self) -> float:
+        return max(self.box[2], 0.0) * max(self.box[3], 0.0)
+
+    def iou(self, other: "Face") -> float:
+        """Intersection over union of the two boxes."""
+        ax, ay, aw, ah = self.box
+        bx, by, bw, bh = other.box
+        iw = min(ax + aw, bx + bw) - max(ax, bx)
+        ih = min(ay + ah, by + bh) - max(ay, by)
+        inter = max(iw, 0.0) * max(ih, 0.0)
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+    @classmethod
+    def _from_c(cls, f: _FkFace) -> "Face":
+        return cls(
+            (f.x, f.y, f.width, f.height), f.score, tuple((p[0], p[1]) for p in f.landmarks)
+        )
+
+    def _c(self) -> _FkFace:
+        c = _FkFace(*(float(v) for v in self.box), float(self.score))
+        lm = np.asarray(self.landmarks, dtype=np.float64)
+        if lm.shape != (5, 2):
+            raise _invalid(f"face landmarks must be 5x2, got shape {lm.shape}")
+        for i in range(5):
+            c.landmarks[i][0], c.landmarks[i][1] = lm[i, 0], lm[i, 1]
+        return c
+
+
+@dataclass(frozen=True)
+class Match:
+    """A comparison. ``similarity`` is a cosine in [-1, 1] (not a probability); ``is_match`` means
+    ``similarity >= threshold``, the calibrated threshold of ``operating_point``."""
+
+    similarity: float
+    threshold: float
+    is_match: bool
+    operating_point: Union[OperatingPoint, int]
+
+    @classmethod
+    def _from_c(cls, m: _FkMatch) -> "Match":
+        try:
+            op: Union[OperatingPoint, int] = OperatingPoint(m.operating_point)
+        except ValueError:
+            op = m.operating_point
+        return cls(m.similarity, m.threshold, bool(m.is_match), op)
+
+
+@dataclass(frozen=True)
+class QualityComponent:
+    """A measured value and its 0–100 score; ``assessed == False`` means not measured (both NaN)."""
+
+    raw: float
+    score: float
+    assessed: bool
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """Capture quality of one face. ``reasons`` lists the :class:`QualityReason` names that are set
+    (e.g. ``["BLURRY"]``); ``acceptable`` is true when there is none. Quality is not liveness."""
+
+    overall: float
+    acceptable: bool
+    reasons: List[str]
+    reason_bits: int
+    components: Dict[str, QualityComponent]
+
+    @classmethod
+    def _from_c(cls, r: _FkQualityReport) -> "QualityReport":
+        names = [q.name for q in QualityReason if r.reasons & q.value]
+        comps = {}
+        for n in _QUALITY_COMPONENTS:
+            c = getattr(r, n)
+            comps[n] = QualityComponent(c.raw, c.score, bool(c.assessed))
+        return cls(r.overall, bool(r.acceptable), names, int(r.reasons), comps)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Engine
+
+
+def default_models_dir() -> Optional[str]:
+    """``$FACEKIT_MODELS``, else ``$FACEKIT_SHARED/models``, else ``<repo>/../shared/models`` if it exists."""
+    if os.environ.get("FACEKIT_MODELS"):
+        return os.environ["FACEKIT_MODELS"]
+    shared = os.environ.get("FACEKIT_SHARED") or str(_REPO.parent / "shared")
+    d = os.path.join(shared, "models")
+    return d if os.path.isdir(d) else None
+
+
+def _option_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, enum.Enum):
+        v = v.value
+    return str(v)
+
+
+def _floats(v: Any, what: str) -> np.ndarray:
+    a = np.ascontiguousarray(v, dtype=np.float32)
+    if a.ndim != 1:
+        raise _invalid(f"{what} must be a 1-D vector, got shape {a.shape}")
+    return a
+
+
+class Engine:
+    """A loaded face pipeline (``fk_engine``). Thread-safe: share one engine between threads.
+
+    ``Engine(models_dir=None, *, options=None, **kw)``: options go through ``fk_options_set`` as text, e.g.
+    ``Engine(dir, detector="yunet_n", flip=True, options={"quality.min_sharpness": 40})``. Use it as a
+    context manager or call :meth:`close`.
+    """
+
+    def __init__(self, models_dir: Union[str, os.PathLike, None] = None, *, options: Optional[Dict[str, Any]] = None, **kw: Any):
+        opts = dict(options or {})
+        opts.update(kw)
+        o = _lib.fk_options_new()
+        if not o:
+            raise FacekitError(Status.FK_ERR_PANIC, "fk_options_new failed")
+        try:
+            for k, v in opts.items():
+                _check(_lib.fk_options_set(o, str(k).encode(), _option_text(v).encode()))
+            out = ctypes.c_void_p()
+            d = models_dir if models_dir is not None else default_models_dir()
+            if d is None:
+                _check(_lib.fk_engine_new_bundled(o, ctypes.byref(out)))
+            else:
+                _check(_lib.fk_engine_new_from_dir(os.fsencode(d), o, ctypes.byref(out)))
+        finally:
+            _lib.fk_options_free(o)
+        self._h = _Handle(self, out.value, _lib.fk_engine_free, "Engine")
+        self.models_dir = None if d is None else os.fspath(d)
+        self.embedding_dim: int = _lib.fk_engine_embedding_dim(out.value)
+        cw, ch = ctypes.c_uint32(), ctypes.c_uint32()
+        _check(_lib.fk_engine_crop_size(out.value, ctypes.byref(cw), ctypes.byref(ch)))
+        self.crop_size: Tuple[int, int] = (cw.value, ch.value)
+        # A buffer of max_faces entries holds every face fk_detect can return (it reports the total found and
+        # writes at most the capacity), so one call suffices. Mirror the option (default 64, 1..1024).
+        try:
+            self._max_faces = min(max(int(float(opts.get("max_faces", 64))), 1), 1024)
+        except (TypeError, ValueError):
+            self._max_faces = 1024
+        # Nor is there a getter for the engine's operating point: comparing a unit vector with itself
+        # returns the match at that point (threshold included). None if the embedder is not calibrated.
+        e0 = np.zeros(self.embedding_dim, np.float32)
+        e0[0] = 1.0
+        m = _FkMatch()
+        p = e0.ctypes.data_as(_PF)
+        if self.embedding_dim and _lib.fk_compare(out.value, p, p, self.embedding_dim, ctypes.byref(m)) == 0:
+            self.operating_point: Optional[Union[OperatingPoint, int]] = Match._from_c(m).operating_point
+            self._default_threshold = float(m.threshold)
+        else:
+            self.operating_point, self._default_threshold = None, -1.0
+
+    # -- lifetime
+    def close(self) -> None:
+        """Frees the engine (idempotent). Waits for calls still running in other threads."""
+        self._h.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._h.closed
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"dim={self.embedding_dim} op={self.operating_point!r}"
+        return f"<facekit.Engine {self.models_dir or 'bundled'} {state}>"
+
+    # -- pipeline
+    def detect(self, img: ImageLike, *, format=None, rotation: int = 0) -> List[Face]:
+        """Faces in the image, best score first (an empty list when there is none)."""
+        im = _image(img, format, rotation)
+        c = im._c()
+        faces = (_FkFace * self._max_faces)()
+        n = ctypes.c_size_t()
+        with self._h as e:
+            _check(_lib.fk_detect(e, ctypes.byref(c), faces, self._max_faces, ctypes.byref(n)))
+        return [Face._from_c(faces[i]) for i in range(min(n.value, self._max_faces))]
+
+    def _largest(self, im: Image) -> Face:
+        faces = self.detect(im)
+        if not faces:
+            raise FacekitError(Status.FK_ERR_NO_FACE, "no face found in the image")
+        return max(faces, key=lambda f: f.area)
+
+    def align(self, img: ImageLike, face: Face, *, format=None, rotation: int = 0) -> np.ndarray:
+        """The aligned RGB crop the embedder sees (``crop_size``, e.g. 112x112), as an HxWx3 uint8 array."""
+        im = _image(img, format, rotation)
+        c, f = im._c(), face._c()
+        w, h = self.crop_size
+        out = np.empty((h, w, 3), np.uint8)
+        with self._h as e:
+            _check(_lib.fk_align(e, ctypes.byref(c), ctypes.byref(f), out.ctypes.data, out.nbytes))
+        return out
+
+    def embed(self, img: ImageLike, face: Optional[Face] = None, *, format=None, rotation: int = 0) -> np.ndarray:
+        """Unit-length float32 embedding of ``face`` (default: the largest face; FK_ERR_NO_FACE if none)."""
+        im = _image(img, format, rotation)
+        if face is None:
+            face = self._largest(im)
+        c, f = im._c(), face._c()
+        out = np.empty(self.embedding_dim, np.float32)
+        with self._h as e:
+            _check(_lib.fk_embed(e, ctypes.byref(c), ctypes.byref(f), out.ctypes.data_as(_PF), out.size))
+        return out
+
+    def compare(self, a: Sequence[float], b: Sequence[float]) -> Match:
+        """Compares two embeddings at the engine's operating point."""
+        va, vb = _floats(a, "a"), _floats(b, "b")
+        if va.size != vb.size:
+            raise _invalid(f"embeddings differ in length ({va.size} vs {vb.size})")
+        m = _FkMatch()
+        with self._h as e:
+            _check(_lib.fk_compare(e, va.ctypes.data_as(_PF), vb.ctypes.data_as(_PF), va.size, ctypes.byref(m)))
+        return Match._from_c(m)
+
+    def verify(self, img_a: ImageLike, img_b: ImageLike, *, format=None) -> Match:
+        """1:1 verification of the largest face of each image (FK_ERR_NO_FACE if either has none)."""
+        ia, ib = _image(img_a, format), _image(img_b, format)
+        ca, cb = ia._c(), ib._c()
+        m = _FkMatch()
+        with self._h as e:
+            _check(_lib.fk_verify(e, ctypes.byref(ca), ctypes.byref(cb), ctypes.byref(m)))
+        return Match._from_c(m)
+
+    def quality(self, img: ImageLike, face: Optional[Face] = None, *, format=None, rotation: int = 0) -> QualityReport:
+        """Capture quality of ``face`` (default: the largest face) under the engine's quality policy."""
+        im = _image(img, format, rotation)
+        if face is None:
+            face = self._largest(im)
+        c, f = im._c(), face._c()
+        # fk_quality is told our struct size and refuses a smaller buffer than its own (a library whose
+        # report grew fails with FK_ERR_BUFFER_TOO_SMALL); the slack is a second guard.
+        buf = (ctypes.c_uint8 * (ctypes.sizeof(_FkQualityReport) + _QUALITY_SLACK))()
+        r = _FkQualityReport.from_buffer(buf)
+        with self._h as e:
+            _check(_lib.fk_quality(e, ctypes.byref(c), ctypes.byref(f), ctypes.byref(r), ctypes.sizeof(_FkQualityReport)))
+        return QualityReport._from_c(r)
+
+    def threshold(self, op: Union[OperatingPoint, int, str, None] = None) -> float:
+        """Calibrated cosine threshold of an operating point (default: the engine's own).
+        ``op`` may be an :class:`OperatingPoint`, its value (3) or its name (``"far_1e-3"``)."""
+        if op is None:
+            if self.operating_point is None:
+                raise _invalid("the engine's embedder is not calibrated")
+            op = self.operating_point
+        if isinstance(op, str):
+            key = op.lower().replace("far_", "").replace("-", "")
+            table = {"1e2": 2, "1e3": 3, "1e4": 4}
+            if key not in table:
+                raise _invalid(f"unknown operating point {op!r}")
+            op = table[key]
+        out = ctypes.c_float()
+        with self._h as e:
+            _check(_lib.fk_engine_threshold(e, int(op), ctypes.byref(out)))
+        return out.value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Gallery
+
+
+def _id_bytes(identity: str) -> bytes:
+    b = identity.encode("utf-8") if isinstance(identity, str) else bytes(identity)
+    if b"\0" in b:
+        # c_char_p would silently cut the key at the NUL; refuse instead.
+        raise _invalid("identity contains a NUL character")
+    return b
+
+
+class Gallery:
+    """A set of enrolled identities (``fk_gallery``) for one engine's embedder. Thread-safe.
+
+    ``Gallery(engine)`` makes an empty one, ``Gallery.load(engine, path)`` reads a saved one. The engine is
+    needed only to create/load it (model id, dimension, default threshold) and for :meth:`enroll_image`.
+    """
+
+    def __init__(self, engine: Engine, *, _ptr: Optional[int] = None):
+        if _ptr is None:
+            out = ctypes.c_void_p()
+            with engine._h as e:
+                _check(_lib.fk_gallery_new(e, ctypes.byref(out)))
+            _ptr = out.value
+        self._h = _Handle(self, _ptr, _lib.fk_gallery_free, "Gallery")
+        self.dim = engine.embedding_dim
+        # Used by search() when no threshold is given: the engine's calibrated operating point.
+        self.default_threshold = engine._default_threshold
+
+    @classmethod
+    def load(cls, engine: Engine, path: Union[str, os.PathLike]) -> "Gallery":
+        """Loads a gallery saved by :meth:`save` (verified: checksum, model, dimension)."""
+        out = ctypes.c_void_p()
+        with engine._h as e:
+            _check(_lib.fk_gallery_load(e, os.fsencode(path), ctypes.byref(out)))
+        return cls(engine, _ptr=out.value)
+
+    def close(self) -> None:
+        """Frees the gallery (idempotent; unsaved changes are lost)."""
+        self._h.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._h.closed
+
+    def __enter__(self) -> "Gallery":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        with self._h as g:
+            return _lib.fk_gallery_count(g)
+
+    def __repr__(self) -> str:
+        return "<facekit.Gallery closed>" if self.closed else f"<facekit.Gallery {len(self)} identities dim={self.dim}>"
+
+    def enroll(self, identity: str, embedding: Sequence[float]) -> None:
+        """Adds a template under ``identity`` (1..255 bytes of UTF-8); an existing identity gains a template."""
+        v = _floats(embedding, "embedding")
+        with self._h as g:
+            _check(_lib.fk_gallery_enroll(g, _id_bytes(identity), v.ctypes.data_as(_PF), v.size))
+
+    def enroll_image(self, engine: Engine, identity: str, img: ImageLike, *, format=None, rotation: int = 0) -> None:
+        """Detects the largest face of ``img``, embeds it with ``engine`` and enrolls it."""
+        im = _image(img, format, rotation)
+        c = im._c()
+        with self._h as g, engine._h as e:
+            _check(_lib.fk_gallery_enroll_image(g, e, _id_bytes(identity), ctypes.byref(c)))
+
+    def remove(self, identity: str) -> None:
+        """Removes an identity and its templates (FK_ERR_NOT_FOUND if it is not enrolled)."""
+        with self._h as g:
+            _check(_lib.fk_gallery_remove(g, _id_bytes(identity)))
+
+    def search(self, query: Sequence[float], k: int = 5, threshold: Optional[float] = None) -> List[Tuple[str, float]]:
+        """Up to ``k`` ``(identity, similarity)`` pairs, best first, with similarity ≥ ``threshold``.
+
+        ``threshold=None`` uses the engine's calibrated operating point (an empty list then means "nobody
+        enrolled matches"); ``threshold=-1`` returns the nearest identities whatever their score.
+        """
+        v = _floats(query, "query")
+        if k < 1:
+            raise _invalid("k must be at least 1")
+        thr = self.default_threshold if threshold is None else float(threshold)
+        with self._h as g:
+            # Never more hits than identities: avoids allocating k * 260 bytes for a huge k.
+            cap = max(1, min(int(k), _lib.fk_gallery_count(g)))
+            hits = (_FkHit * cap)()
+            n = ctypes.c_size_t()
+            _check(_lib.fk_gallery_search(g, v.ctypes.data_as(_PF), v.size, thr, hits, cap, ctypes.byref(n)))
+        return [(hits[i].id.decode("utf-8", "replace"), float(hits[i].similarity)) for i in range(n.value)]
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Saves atomically (the file is the old or the new gallery, never a mix)."""
+        with self._h as g:
+            _check(_lib.fk_gallery_save(g, os.fsencode(path)))
