@@ -253,7 +253,10 @@ fn draw_faces(img: &Image, faces: &[Face]) -> Image {
 }
 
 fn verify(args: &Args, a: &str, b: &str) -> Result<(), Error> {
-    let e = engine(args)?;
+    // Verification needs no quality model: skip loading it (faster start, less memory).
+    let mut o = options(args)?;
+    o.load_quality = false;
+    let e = Engine::from_pack(&pack(args)?, o)?;
     let m = e.verify(&Image::open(a)?, &Image::open(b)?)?;
     let cal = e.calibration().map(|c| c.dataset.clone()).unwrap_or_default();
     if args.flag("--json") {
