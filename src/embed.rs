@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::image::Image;
-use crate::infer::{parse_onnx, to_tensor, Net};
+use crate::infer::CropModel;
 use crate::pack::{ModelSpec, Task, Template};
 
 /// A unit-length face embedding. Compare two with [`crate::compare::cosine`].
@@ -34,74 +34,31 @@ impl Embedding {
 
 /// An embedding model with its fixed-shape plan.
 #[derive(Debug)]
-pub struct Embedder {
-    spec: ModelSpec,
-    template: Template,
-    dim: usize,
-    net: Net,
-}
+pub struct Embedder(CropModel);
 
 impl Embedder {
     pub fn new(spec: &ModelSpec, bytes: &[u8]) -> Result<Self> {
-        let what = &spec.name;
-        if spec.task != Task::Embed {
-            return Err(Error::ModelFormat(format!("model '{what}' is not an embedder")));
-        }
-        let template = spec.template.clone().ok_or_else(|| Error::ModelFormat(format!("{what}: no template")))?;
-        let out = spec.output.as_ref().ok_or_else(|| Error::ModelFormat(format!("{what}: no output")))?;
-        let (w, h) = crop_size(spec)?;
-        let net = Net::build(&parse_onnx(bytes, what)?, what, &spec.input.name, &input_shape(spec, w, h), &[&out.name])?;
-        let e = Embedder { spec: spec.clone(), template, dim: out.dim, net };
-        // Prove the output has the promised dimension now, not on the first frame.
-        let probe = e.raw(&Image::zeroed(w as u32, h as u32))?;
-        if probe.len() != e.dim {
-            return Err(Error::ModelFormat(format!("{what}: output has {} values, manifest says {}", probe.len(), e.dim)));
-        }
-        Ok(e)
+        CropModel::load(spec, bytes, Task::Embed).map(Embedder)
     }
 
     pub fn spec(&self) -> &ModelSpec {
-        &self.spec
+        &self.0.spec
     }
     pub fn template(&self) -> &Template {
-        &self.template
+        &self.0.template
     }
     pub fn dim(&self) -> usize {
-        self.dim
-    }
-
-    fn raw(&self, crop: &Image) -> Result<Vec<f32>> {
-        let (w, h) = (crop.width() as usize, crop.height() as usize);
-        if [1, 3, h, w] != self.net.shape[..] && [1, h, w, 3] != self.net.shape[..] {
-            return Err(Error::invalid(format!("crop is {w}x{h}, {} wants {:?}", self.spec.name, self.net.shape)));
-        }
-        let mut out = self.net.run(to_tensor(crop, &self.spec.input, w, h))?;
-        Ok(out.swap_remove(0))
+        self.0.dim
     }
 
     /// Embeds an aligned crop (as made by [`crate::align::align`] with this model's template).
     pub fn embed(&self, crop: &Image, flip: bool) -> Result<Embedding> {
-        let mut v = self.raw(crop)?;
+        let mut v = self.0.run(crop)?;
         if flip {
-            let f = self.raw(&mirror(crop))?;
+            let f = self.0.run(&mirror(crop))?;
             v.iter_mut().zip(f).for_each(|(a, b)| *a += b);
         }
-        Embedding::from_vec(v).ok_or_else(|| Error::Internal(format!("{} produced a zero or NaN embedding", self.spec.name)))
-    }
-}
-
-/// The crop size a fixed-input model wants.
-pub(crate) fn crop_size(spec: &ModelSpec) -> Result<(usize, usize)> {
-    match (spec.input.width, spec.input.height) {
-        (Some(w), Some(h)) if (1..=1024).contains(&w) && (1..=1024).contains(&h) => Ok((w, h)),
-        _ => Err(Error::ModelFormat(format!("{}: manifest must give input width and height (1..=1024)", spec.name))),
-    }
-}
-
-pub(crate) fn input_shape(spec: &ModelSpec, w: usize, h: usize) -> Vec<usize> {
-    match spec.input.layout {
-        crate::pack::Layout::NCHW => vec![1, 3, h, w],
-        crate::pack::Layout::NHWC => vec![1, h, w, 3],
+        Embedding::from_vec(v).ok_or_else(|| Error::Internal(format!("{} produced a zero or NaN embedding", self.0.spec.name)))
     }
 }
 

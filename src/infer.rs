@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::image::Image;
-use crate::pack::{Channels, InputSpec, Layout};
+use crate::pack::{Channels, InputSpec, Layout, ModelSpec, Task, Template};
 use std::sync::{Arc, Mutex};
 use tract_onnx::prelude::*;
 
@@ -93,6 +93,53 @@ impl Net {
                 Ok(v.iter().copied().collect())
             })
             .collect()
+    }
+}
+
+/// A model fed one aligned crop of fixed size (embedders, quality): its template, its output, its plan.
+#[derive(Debug)]
+pub(crate) struct CropModel {
+    pub spec: ModelSpec,
+    pub template: Template,
+    pub dim: usize,
+    net: Net,
+}
+
+impl CropModel {
+    /// Loads a model of `task`, checks the manifest gives a template, an output and an input size, and runs it
+    /// once on a blank crop so a wrong output size is a load-time error, not a first-frame surprise.
+    pub fn load(spec: &ModelSpec, bytes: &[u8], task: Task) -> Result<Self> {
+        let what = &spec.name;
+        if spec.task != task {
+            return Err(Error::ModelFormat(format!("model '{what}' is a {:?} model, not {task:?}", spec.task)));
+        }
+        let template = spec.template.clone().ok_or_else(|| Error::ModelFormat(format!("{what}: no template")))?;
+        let out = spec.output.as_ref().ok_or_else(|| Error::ModelFormat(format!("{what}: no output")))?;
+        let (w, h) = match (spec.input.width, spec.input.height) {
+            (Some(w), Some(h)) if (1..=1024).contains(&w) && (1..=1024).contains(&h) => (w, h),
+            _ => return Err(Error::ModelFormat(format!("{what}: manifest must give input width and height (1..=1024)"))),
+        };
+        let shape = match spec.input.layout {
+            Layout::NCHW => [1, 3, h, w],
+            Layout::NHWC => [1, h, w, 3],
+        };
+        let net = Net::build(&parse_onnx(bytes, what)?, what, &spec.input.name, &shape, &[&out.name])?;
+        let m = CropModel { spec: spec.clone(), template, dim: out.dim, net };
+        let probe = m.run(&Image::zeroed(w as u32, h as u32))?;
+        if probe.len() != m.dim {
+            return Err(Error::ModelFormat(format!("{what}: output has {} values, manifest says {}", probe.len(), m.dim)));
+        }
+        Ok(m)
+    }
+
+    /// Runs on a crop of the model's input size.
+    pub fn run(&self, crop: &Image) -> Result<Vec<f32>> {
+        let (w, h) = (crop.width() as usize, crop.height() as usize);
+        if self.spec.input.width != Some(w) || self.spec.input.height != Some(h) {
+            return Err(Error::invalid(format!("crop is {w}x{h}, {} wants {:?}", self.spec.name, self.net.shape)));
+        }
+        let mut out = self.net.run(to_tensor(crop, &self.spec.input, w, h))?;
+        Ok(out.swap_remove(0))
     }
 }
 

@@ -9,7 +9,7 @@ use crate::align::align;
 use crate::detect::Face;
 use crate::error::{Error, Result};
 use crate::image::Image;
-use crate::infer::{parse_onnx, to_tensor, Net};
+use crate::infer::CropModel;
 use crate::pack::{ModelSpec, Task, Template};
 
 /// Reason flags (bitmask). Stable values, mirrored in the C header.
@@ -207,32 +207,17 @@ impl Default for QualityPolicy {
 
 /// The learned quality model (LightQNet) with its own alignment template.
 #[derive(Debug)]
-pub struct QualityModel {
-    spec: ModelSpec,
-    template: Template,
-    net: Net,
-}
+pub struct QualityModel(CropModel);
 
 impl QualityModel {
     pub fn new(spec: &ModelSpec, bytes: &[u8]) -> Result<Self> {
-        let what = &spec.name;
-        if spec.task != Task::Quality {
-            return Err(Error::ModelFormat(format!("model '{what}' is not a quality model")));
-        }
-        let template = spec.template.clone().ok_or_else(|| Error::ModelFormat(format!("{what}: no template")))?;
-        let out = spec.output.as_ref().ok_or_else(|| Error::ModelFormat(format!("{what}: no output")))?;
-        let (w, h) = crate::embed::crop_size(spec)?;
-        let shape = crate::embed::input_shape(spec, w, h);
-        let net = Net::build(&parse_onnx(bytes, what)?, what, &spec.input.name, &shape, &[&out.name])?;
-        Ok(QualityModel { spec: spec.clone(), template, net })
+        CropModel::load(spec, bytes, Task::Quality).map(QualityModel)
     }
 
     /// The raw LightQNet score of a face.
     pub fn score(&self, img: &Image, face: &Face) -> Result<f32> {
-        let crop = align(img, face, &self.template)?;
-        let (w, h) = (crop.width() as usize, crop.height() as usize);
-        let out = self.net.run(to_tensor(&crop, &self.spec.input, w, h))?;
-        out.first().and_then(|v| v.first()).copied().ok_or_else(|| Error::Internal("empty quality output".into()))
+        let out = self.0.run(&align(img, face, &self.0.template)?)?;
+        out.first().copied().ok_or_else(|| Error::Internal("empty quality output".into()))
     }
 }
 

@@ -134,6 +134,16 @@ unsafe fn slice<'a, T>(p: *const T, len: usize, name: &'static str) -> Result<&'
     }
     Ok(std::slice::from_raw_parts(p, len))
 }
+/// A caller's output buffer that must hold `needed` elements, as a slice of exactly `needed`.
+unsafe fn out_buf<'a, T>(p: *mut T, len: usize, needed: usize, name: &'static str) -> Result<&'a mut [T], Error> {
+    if p.is_null() {
+        return Err(Error::NullArgument(name));
+    }
+    if len < needed {
+        return Err(Error::BufferTooSmall { needed, given: len });
+    }
+    Ok(std::slice::from_raw_parts_mut(p, needed))
+}
 unsafe fn cstr<'a>(p: *const c_char, name: &'static str) -> Result<&'a str, Error> {
     if p.is_null() {
         return Err(Error::NullArgument(name));
@@ -563,16 +573,9 @@ pub unsafe extern "C" fn fk_align(engine: *const fk_engine, image: *const fk_ima
         let e = engine_ref(engine)?;
         let f = nn(face, "face")?;
         check_face(f)?;
-        if out.is_null() {
-            return Err(Error::NullArgument("out"));
-        }
         let t = e.embedder().template();
-        let needed = t.width as usize * t.height as usize * 3;
-        if out_len < needed {
-            return Err(Error::BufferTooSmall { needed, given: out_len });
-        }
-        let crop = e.align(&image_from(image)?, f)?;
-        std::slice::from_raw_parts_mut(out, needed).copy_from_slice(crop.pixels());
+        let out = out_buf(out, out_len, t.width as usize * t.height as usize * 3, "out")?;
+        out.copy_from_slice(e.align(&image_from(image)?, f)?.pixels());
         Ok(())
     })
 }
@@ -587,14 +590,8 @@ pub unsafe extern "C" fn fk_embed(engine: *const fk_engine, image: *const fk_ima
         let e = engine_ref(engine)?;
         let f = nn(face, "face")?;
         check_face(f)?;
-        if out.is_null() {
-            return Err(Error::NullArgument("out"));
-        }
-        if out_len < e.dim() {
-            return Err(Error::BufferTooSmall { needed: e.dim(), given: out_len });
-        }
-        let emb = e.embed(&image_from(image)?, f)?;
-        std::slice::from_raw_parts_mut(out, e.dim()).copy_from_slice(emb.as_slice());
+        let out = out_buf(out, out_len, e.dim(), "out")?;
+        out.copy_from_slice(e.embed(&image_from(image)?, f)?.as_slice());
         Ok(())
     })
 }
