@@ -22,7 +22,11 @@ fn program() -> &'static Path {
     static P: OnceLock<PathBuf> = OnceLock::new();
     P.get_or_init(|| {
         let lib = lib_dir();
-        assert!(lib.join("libfacekit.so").exists(), "libfacekit.so not built in {}", lib.display());
+        assert!(
+            lib.join("libfacekit.so").exists(),
+            "libfacekit.so not built in {}: run `cargo build --release` before `cargo test --release`",
+            lib.display()
+        );
         // The SONAME is libfacekit.so.<major>; cargo writes only libfacekit.so, so link the versioned name.
         let soname = lib.join(format!("libfacekit.so.{}", env!("CARGO_PKG_VERSION_MAJOR")));
         if !soname.exists() {
