@@ -36,6 +36,7 @@ global options:
   --manifest FILE     use this manifest instead of the directory's / the built-in one
   --detector NAME     yunet_s (default) or yunet_n
   --embedder NAME     mobilefacenet (default) or dlib_resnet
+  --quality-model NAME  lightqnet_dm100 (default) or lightqnet_dm050
   --det-size N        detector input: longer side in pixels (default 320)
   --flip              flip test-time augmentation
   --op far_1e-2|far_1e-3|far_1e-4   operating point of decisions (default far_1e-3)
@@ -109,6 +110,7 @@ fn options(args: &Args) -> Result<Options, Error> {
     let mut o = Options::default();
     o.detector = args.get("--detector").map(String::from);
     o.embedder = args.get("--embedder").map(String::from);
+    o.quality_model = args.get("--quality-model").map(String::from);
     o.flip = args.flag("--flip");
     o.load_quality = !args.flag("--no-quality");
     if let Some(n) = args.num("--det-size")? {
