@@ -17,7 +17,7 @@
 //! # Ok::<(), facekit::Error>(())
 //! ```
 //!
-//! The core is safe Rust (`unsafe` is denied everywhere but the C-ABI module `ffi`). An [`Engine`] is
+//! The core is safe Rust (`#![deny(unsafe_code)]`; only the C-ABI module `ffi` is exempt). An [`Engine`] is
 //! `Send + Sync`: share one across threads; calls never wait on each other.
 #![deny(unsafe_code)]
 

@@ -28,7 +28,7 @@
 //! pairs: rms 0.0008, worst 0.004) and a quarter of what the fixed scale would give, against a typical gap of
 //! 0.1 or more between a genuine match and the rest. The scan multiplies `i8` by `i16` into 16 independent `i32`
 //! accumulators, a loop shape that LLVM compiles to `pmaddwd` with plain SSE2 (the x86_64 baseline) and to
-//! widening multiply-adds on NEON, without `unsafe` or target-specific code.
+//! widening multiply-adds on NEON, in safe code with nothing target-specific.
 //!
 //! The best `max(4k, 32)` *templates* of the scan are then re-ranked with exact `f32` dot products, so every
 //! returned similarity is exact, and the int8 scan only decides which candidates are looked at. If those

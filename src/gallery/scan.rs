@@ -1,7 +1,7 @@
 //! The inner loops: quantisation, dot products, top-k selection.
 //!
 //! The kernels are plain fixed-width array loops over `as_chunks`, which LLVM vectorises on the baseline
-//! target (SSE2 on x86_64, NEON on aarch64) without `unsafe` or target-specific code.
+//! target (SSE2 on x86_64, NEON on aarch64) in safe code with nothing target-specific.
 
 /// Width of one int8 step; int8 rows and the widened query are zero-padded to a multiple of it.
 pub(super) const I8_LANES: usize = 16;
