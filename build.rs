@@ -62,7 +62,7 @@ fn bundle(root: &Path, out: &Path) {
     let manifest = std::fs::read_to_string(root.join("models/manifest.json")).unwrap();
     let mut files: Vec<(String, Vec<u8>)> = vec![("manifest.json".into(), manifest.clone().into_bytes())];
     // The default detector, embedder and quality model only: the bundled pack is for small devices.
-    for f in ["yunet_s_dynamic.onnx", "mobilefacenet.onnx", "lightqnet_dm100.onnx"] {
+    for f in ["yunet_s_dynamic.onnx", "mobilefacenet.onnx", "lightqnet_dm050.onnx"] {
         let p = dir.join(f);
         let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("bundled feature: cannot read {}: {e} (set FACEKIT_BUNDLE_DIR)", p.display()));
         files.push((f.to_string(), bytes));

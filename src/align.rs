@@ -92,27 +92,48 @@ pub fn transform_for(face: &Face, template: &Template) -> Result<Similarity> {
 /// outside the image is black (as OpenCV's `warpAffine` with a constant border).
 pub fn warp(img: &Image, m: &Similarity, w: u32, h: u32) -> Result<Image> {
     let inv = m.inverse().ok_or_else(|| Error::invalid("alignment transform is not invertible"))?;
-    let mut out = Image::zeroed(w, h);
-    let px = out.pixels_mut();
     let k = &inv.0;
-    for y in 0..h as usize {
-        for x in 0..w as usize {
-            let (xf, yf) = (x as f32, y as f32);
+    let (iw, ih) = (img.width() as i64, img.height() as i64);
+    let (src, stride) = (img.pixels(), img.width() as usize * 3);
+    let mut out = Image::zeroed(w, h);
+    for (y, row) in out.pixels_mut().chunks_exact_mut(w as usize * 3).enumerate() {
+        let yf = y as f32;
+        for (x, o) in row.chunks_exact_mut(3).enumerate() {
+            let xf = x as f32;
             let sx = k[0][0] * xf + k[0][1] * yf + k[0][2];
             let sy = k[1][0] * xf + k[1][1] * yf + k[1][2];
-            let (x0, y0) = (sx.floor(), sy.floor());
-            let (ax, ay) = (sx - x0, sy - y0);
-            let (x0, y0) = (x0 as i64, y0 as i64);
-            let (p00, p10, p01, p11) = (img.get(x0, y0), img.get(x0 + 1, y0), img.get(x0, y0 + 1), img.get(x0 + 1, y0 + 1));
-            let o = (y * w as usize + x) * 3;
-            for c in 0..3 {
-                let top = p00[c] + (p10[c] - p00[c]) * ax;
-                let bot = p01[c] + (p11[c] - p01[c]) * ax;
-                px[o + c] = (top + (bot - top) * ay).round().clamp(0.0, 255.0) as u8;
+            // floor() and round() are libm calls on baseline x86-64 (no SSE4.1): use casts, which compile inline.
+            let (x0, y0) = (floor(sx), floor(sy));
+            let (ax, ay) = (sx - x0 as f32, sy - y0 as f32);
+            // Inside: the 2×2 neighbourhood straight from two rows; at the border: black outside, as OpenCV's
+            // constant border.
+            if x0 >= 0 && y0 >= 0 && x0 + 1 < iw && y0 + 1 < ih {
+                let i = y0 as usize * stride + x0 as usize * 3;
+                let (t, b) = (&src[i..i + 6], &src[i + stride..i + stride + 6]);
+                // Fixed-point weights (11 bits, as OpenCV's resize): integer arithmetic, no int↔float per channel.
+                let (wx, wy) = ((ax * 2048.0 + 0.5) as i32, (ay * 2048.0 + 0.5) as i32);
+                for c in 0..3 {
+                    let top = t[c] as i32 * (2048 - wx) + t[c + 3] as i32 * wx;
+                    let bot = b[c] as i32 * (2048 - wx) + b[c + 3] as i32 * wx;
+                    o[c] = ((top * (2048 - wy) + bot * wy + (1 << 21)) >> 22) as u8;
+                }
+            } else {
+                let (p00, p10, p01, p11) = (img.get(x0, y0), img.get(x0 + 1, y0), img.get(x0, y0 + 1), img.get(x0 + 1, y0 + 1));
+                for c in 0..3 {
+                    let top = p00[c] + (p10[c] - p00[c]) * ax;
+                    let bot = p01[c] + (p11[c] - p01[c]) * ax;
+                    o[c] = (top + (bot - top) * ay + 0.5) as u8;
+                }
             }
         }
     }
     Ok(out)
+}
+
+/// `v.floor() as i64` without the libm call (|v| < 2⁶³).
+fn floor(v: f32) -> i64 {
+    let t = v as i64;
+    if (t as f32) > v { t - 1 } else { t }
 }
 
 /// Aligns `face` in `img` onto `template`: the crop a model of that template expects.

@@ -214,6 +214,11 @@ impl QualityModel {
         CropModel::load(spec, bytes, Task::Quality).map(QualityModel)
     }
 
+    /// The model's name in the manifest.
+    pub fn name(&self) -> &str {
+        &self.0.spec.name
+    }
+
     /// The raw LightQNet score of a face.
     pub fn score(&self, img: &Image, face: &Face) -> Result<f32> {
         let out = self.0.run(&align(img, face, &self.0.template)?)?;

@@ -75,20 +75,20 @@ fn pipeline_matches_the_onnxruntime_reference() {
     let share = close_emb as f64 / faces as f64;
     eprintln!(
         "golden: {faces} faces, mean landmark error {lm_mean:.3} px, {:.2}% embeddings with cosine >= 0.99 (min {min_cos:.4}), \
-         {exact_emb} with cosine >= 0.999 from the reference landmarks, max LightQNet diff {q_err_max:.4}",
+         {exact_emb} with cosine >= 0.999 from the reference landmarks, max LightQNet diff {q_err_max:.4}, {q_close} within 0.02",
         100.0 * share
     );
     assert!(faces > 200, "too few faces compared: {faces}");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    // One face (cut by the right edge of selfie-many-people.jpg) lands at IoU 0.88 with our JPEG decoder and
-    // at >= 0.9 with OpenCV's decoded pixels: the decoders' chroma upsampling differs. Allow that one.
-    eprintln!("faces with IoU < 0.9: {low_iou:?}");
+    // One face (cut by the right edge of selfie-many-people.jpg) lands at IoU 0.886 with our JPEG decoder
+    // (zune-jpeg) and at 1.0 with OpenCV's decoded pixels: the decoders differ in 12 % of bytes by up to 4
+    // levels. bindings/python/tests/test_golden_pixels.py runs this comparison on OpenCV-decoded pixels,
+    // where every face passes. Allow that one here.
     assert!(low_iou.len() <= 1, "{}", low_iou.join("\n"));
     assert!(lm_mean <= 1.5, "mean landmark error {lm_mean}");
     assert_eq!(exact_emb, faces, "align + embed from the reference landmarks must reproduce the reference embedding");
-    // Through our own detector the bound is 96 %, not the 98 % first asked for: the misses are faces whose
-    // landmarks differ by ~1 px (tract vs onnxruntime detector outputs, measured with identical pixels),
-    // which the reference's non-antialiased warp of very large or tiny faces amplifies. See BENCHMARKS.md.
-    assert!(share >= 0.96, "only {:.2}% of embeddings within cosine 0.99", 100.0 * share);
+    // 98.6 % since the resize became bit-exact with cv2.resize (it was 96.8 % with a float resize); the
+    // misses are faces whose landmarks move by tenths of a pixel with the JPEG decoder's pixels.
+    assert!(share >= 0.98, "only {:.2}% of embeddings within cosine 0.99", 100.0 * share);
     assert!(q_close as f64 >= 0.98 * faces as f64, "LightQNet within 0.02 of the reference for only {q_close}/{faces}");
 }

@@ -109,7 +109,7 @@ fn rotated_and_yuv_frames_find_the_same_face() {
 
 #[test]
 fn model_pack_from_memory_equals_directory() {
-    let bytes = ModelPack::pack_dir(common::models(), Some(&["yunet_s", "mobilefacenet", "lightqnet_dm100"])).unwrap();
+    let bytes = ModelPack::pack_dir(common::models(), Some(&["yunet_s", "mobilefacenet", "lightqnet_dm050"])).unwrap();
     let e = Engine::from_pack_bytes(&bytes, Options::default()).unwrap();
     let img = Image::open(common::lfw("George_W_Bush", 1)).unwrap();
     let a = e.embed(&img, &e.largest_face(&img).unwrap()).unwrap();
@@ -126,7 +126,7 @@ fn model_pack_from_memory_equals_directory() {
 fn corrupt_truncated_and_missing_models_are_clear_errors() {
     let dir = tmpdir("badmodels");
     let src = common::models();
-    for f in ["yunet_s_dynamic.onnx", "mobilefacenet.onnx", "lightqnet_dm100.onnx"] {
+    for f in ["yunet_s_dynamic.onnx", "mobilefacenet.onnx", "lightqnet_dm050.onnx"] {
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
     }
     assert!(Engine::from_dir(&dir, Options::default()).is_ok());

@@ -123,6 +123,11 @@ pub struct ModelSpec {
     pub strides: Option<Vec<usize>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<Template>,
+    /// The layout tract runs the convolutions in, when not the model's own: `NHWC` halves the depthwise
+    /// convolutions' time on MobileFaceNet and LightQNet (BENCHMARKS.md), and slows YuNet, whose early layers
+    /// have few channels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_layout: Option<Layout>,
     /// Measured thresholds, one entry per flip setting (embedders only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calibrations: Vec<Calibration>,

@@ -30,12 +30,13 @@ pub fn engine() -> &'static Engine {
     E.get_or_init(|| Engine::from_dir(models(), Options::default()).expect("default engine loads"))
 }
 
-/// An engine with the reference's golden settings (detector input 640).
+/// An engine with the reference's golden settings (detector input 640, LightQNet-dm100).
 pub fn engine_640() -> &'static Engine {
     static E: OnceLock<Engine> = OnceLock::new();
     E.get_or_init(|| {
         let mut o = Options::default();
         o.detect.input_size = 640;
+        o.quality_model = Some("lightqnet_dm100".into());
         Engine::from_dir(models(), o).expect("engine loads")
     })
 }

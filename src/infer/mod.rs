@@ -8,6 +8,9 @@ use crate::image::Image;
 use crate::pack::{Channels, InputSpec, Layout, ModelSpec, Task, Template};
 use std::sync::{Arc, Mutex};
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::anyhow;
+
+mod ops;
 
 type Plan = Arc<TypedRunnableModel>;
 type State = TypedSimpleState;
@@ -39,7 +42,8 @@ const POOL_MAX: usize = 16;
 
 impl Net {
     /// Pins `input` (checked against the model's single input) to `shape` and resolves `outputs` by name.
-    pub fn build(model: &InferenceModel, what: &str, input: &str, shape: &[usize], outputs: &[&str]) -> Result<Self> {
+    pub fn build(model: &InferenceModel, spec: &ModelSpec, shape: &[usize], outputs: &[&str]) -> Result<Self> {
+        let (what, input) = (spec.name.as_str(), spec.input.name.as_str());
         let fmt = |e: TractError| Error::ModelFormat(format!("{what}: {e}"));
         let inputs = model.input_outlets().map_err(fmt)?;
         if inputs.len() != 1 {
@@ -63,10 +67,22 @@ impl Net {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        // Declutter, swap in our faster ops, run the convolutions channel-last when the manifest says so, optimise.
+        let nhwc = spec.compute_layout == Some(Layout::NHWC);
         let plan = model
             .clone()
             .with_input_fact(0, f32::fact(shape).into())
-            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_typed())
+            .and_then(|m| m.into_decluttered())
+            .and_then(|mut m| {
+                ops::fast_max_pools(&mut m)?;
+                if nhwc {
+                    let t = tract_onnx::tract_core::transform::get_transform("conv_nhwc")?
+                        .ok_or_else(|| anyhow!("tract has no conv_nhwc transform"))?;
+                    m.transform(&*t)?;
+                }
+                m.into_optimized()
+            })
             .and_then(|m| m.into_runnable())
             .map_err(|e| Error::ModelFormat(format!("{what}: cannot prepare for input {shape:?}: {e}")))?;
         Ok(Net { plan, outputs: idx, pool: Mutex::new(Vec::new()), shape: shape.to_vec() })
@@ -123,7 +139,7 @@ impl CropModel {
             Layout::NCHW => [1, 3, h, w],
             Layout::NHWC => [1, h, w, 3],
         };
-        let net = Net::build(&parse_onnx(bytes, what)?, what, &spec.input.name, &shape, &[&out.name])?;
+        let net = Net::build(&parse_onnx(bytes, what)?, spec, &shape, &[&out.name])?;
         let m = CropModel { spec: spec.clone(), template, dim: out.dim, net };
         let probe = m.run(&Image::zeroed(w as u32, h as u32))?;
         if probe.len() != m.dim {
@@ -197,3 +213,4 @@ pub(crate) fn to_tensor(img: &Image, spec: &InputSpec, tw: usize, th: usize) -> 
     };
     tract_ndarray::Array4::from_shape_vec(shape, data).expect("shape matches data length").into_tensor()
 }
+
