@@ -105,24 +105,25 @@ pub fn warp(img: &Image, m: &Similarity, w: u32, h: u32) -> Result<Image> {
             // floor() and round() are libm calls on baseline x86-64 (no SSE4.1): use casts, which compile inline.
             let (x0, y0) = (floor(sx), floor(sy));
             let (ax, ay) = (sx - x0 as f32, sy - y0 as f32);
-            // Inside: the 2×2 neighbourhood straight from two rows; at the border: black outside, as OpenCV's
-            // constant border.
-            if x0 >= 0 && y0 >= 0 && x0 + 1 < iw && y0 + 1 < ih {
+            // Bilinear mix with fixed-point weights (11 bits, as OpenCV's resize): integer arithmetic only.
+            let (wx, wy) = ((ax * 2048.0 + 0.5) as i32, (ay * 2048.0 + 0.5) as i32);
+            let mix = |p00: i32, p10: i32, p01: i32, p11: i32| {
+                let (top, bot) = (p00 * (2048 - wx) + p10 * wx, p01 * (2048 - wx) + p11 * wx);
+                ((top * (2048 - wy) + bot * wy + (1 << 21)) >> 22) as u8
+            };
+            let (x1, y1) = (x0.saturating_add(1), y0.saturating_add(1));
+            if x0 >= 0 && y0 >= 0 && x1 < iw && y1 < ih {
+                // Inside: the 2×2 neighbourhood straight from two rows.
                 let i = y0 as usize * stride + x0 as usize * 3;
                 let (t, b) = (&src[i..i + 6], &src[i + stride..i + stride + 6]);
-                // Fixed-point weights (11 bits, as OpenCV's resize): integer arithmetic, no int↔float per channel.
-                let (wx, wy) = ((ax * 2048.0 + 0.5) as i32, (ay * 2048.0 + 0.5) as i32);
                 for c in 0..3 {
-                    let top = t[c] as i32 * (2048 - wx) + t[c + 3] as i32 * wx;
-                    let bot = b[c] as i32 * (2048 - wx) + b[c + 3] as i32 * wx;
-                    o[c] = ((top * (2048 - wy) + bot * wy + (1 << 21)) >> 22) as u8;
+                    o[c] = mix(t[c] as i32, t[c + 3] as i32, b[c] as i32, b[c + 3] as i32);
                 }
             } else {
-                let (p00, p10, p01, p11) = (img.get(x0, y0), img.get(x0 + 1, y0), img.get(x0, y0 + 1), img.get(x0 + 1, y0 + 1));
+                // At the border: black outside, as OpenCV's constant border.
+                let (p00, p10, p01, p11) = (img.get(x0, y0), img.get(x1, y0), img.get(x0, y1), img.get(x1, y1));
                 for c in 0..3 {
-                    let top = p00[c] + (p10[c] - p00[c]) * ax;
-                    let bot = p01[c] + (p11[c] - p01[c]) * ax;
-                    o[c] = (top + (bot - top) * ay + 0.5) as u8;
+                    o[c] = mix(p00[c] as i32, p10[c] as i32, p01[c] as i32, p11[c] as i32);
                 }
             }
         }

@@ -213,4 +213,3 @@ pub(crate) fn to_tensor(img: &Image, spec: &InputSpec, tw: usize, th: usize) -> 
     };
     tract_ndarray::Array4::from_shape_vec(shape, data).expect("shape matches data length").into_tensor()
 }
-
