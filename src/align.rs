@@ -1,9 +1,9 @@
 //! Alignment: the least-squares similarity transform (Umeyama 1991, reflection-safe) from a face's landmarks
 //! onto a model's template, and a bilinear warp of the upright image into the template's crop.
 
-use crate::detect::{resize, Face};
+use crate::detect::Face;
 use crate::error::{Error, Result};
-use crate::image::Image;
+use crate::image::{resize, Image};
 use crate::pack::Template;
 use nalgebra::{Matrix2, Vector2};
 
