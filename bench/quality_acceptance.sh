@@ -8,7 +8,7 @@ shift || true
 cargo build --release -q
 mapfile -t imgs < <(ls ../shared/data/lfw/images | sort | head -n "$n" | while read -r p; do echo "../shared/data/lfw/images/$p/${p}_0001.jpg"; done)
 for policy in unlock gate enrolment; do
-  ./target/release/facekit "$@" quality --policy "$policy" --json "${imgs[@]}" | python3 -c '
+  ./target/release/facekit quality --policy "$policy" --json "$@" "${imgs[@]}" | python3 -c '
 import json, sys, collections
 rs = json.load(sys.stdin); why = collections.Counter(r for x in rs for r in x.get("reasons", []))
 ok = sum(1 for x in rs if x.get("acceptable"))

@@ -53,6 +53,23 @@ pub fn lfw_pairs(root: &Path, pairs_file: Option<&Path>) -> Result<Vec<Pair>> {
     Ok(pairs)
 }
 
+/// LFW's people with their images (`ROOT/images/NAME/*`), both sorted: the identity lists of the 1:N
+/// evaluations.
+pub fn lfw_people(root: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
+    let dir = root.join("images");
+    let mut people = Vec::new();
+    for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?.flatten() {
+        let path = entry.path();
+        let mut imgs: Vec<PathBuf> = std::fs::read_dir(&path).map_err(|e| Error::io(&path, e))?.flatten().map(|f| f.path()).collect();
+        imgs.sort();
+        if !imgs.is_empty() {
+            people.push((entry.file_name().to_string_lossy().into_owned(), imgs));
+        }
+    }
+    people.sort();
+    Ok(people)
+}
+
 /// Reads a pair list: `pathA<TAB>pathB<TAB>1|0[<TAB>fold]`, paths absolute or relative to the list's folder.
 pub fn list_pairs(list: &Path) -> Result<Vec<Pair>> {
     let text = std::fs::read_to_string(list).map_err(|e| Error::io(list, e))?;
@@ -231,7 +248,8 @@ pub fn score(pairs: &[Pair], samples: &HashMap<PathBuf, Sample>) -> Result<Score
     Ok(s)
 }
 
-fn split(sims: &[f32], same: &[bool]) -> (Vec<f32>, Vec<f32>) {
+/// Genuine and impostor scores of a scored pair list.
+pub fn split(sims: &[f32], same: &[bool]) -> (Vec<f32>, Vec<f32>) {
     let g = sims.iter().zip(same).filter(|x| *x.1).map(|x| *x.0).collect();
     let i = sims.iter().zip(same).filter(|x| !*x.1).map(|x| *x.0).collect();
     (g, i)

@@ -177,6 +177,8 @@ impl QualityPolicy {
             max_blockiness: 1.45,
         }
     }
+    /// Names of the presets, strictest first.
+    pub const NAMES: [&'static str; 3] = ["enrolment", "unlock", "gate"];
     /// A preset by name (`enrolment`, `unlock`, `gate`).
     pub fn preset(name: &str) -> Option<Self> {
         match name {

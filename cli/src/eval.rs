@@ -1,0 +1,235 @@
+//! `eval` and `calibrate`: the evaluation code of the library run on labelled data, with plots.
+
+use crate::args::{fraction, ModelArgs, PipelineArgs, QualityArgs};
+use crate::exit::{pct, Code};
+use crate::plot;
+use crate::ThreadArgs;
+use clap::{Args, Subcommand};
+use facekit::eval::{self, Pair};
+use facekit::gallery::Gallery;
+use facekit::{Engine, Error};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Subcommand, Debug)]
+pub enum EvalCommand {
+    /// LFW verification (10-fold accuracy, TAR at FAR, EER) through the whole pipeline.
+    Lfw {
+        /// LFW folder (images/NAME/NAME_NNNN.jpg and pairs.txt).
+        root: PathBuf,
+        /// Pair list in LFW's format [default: ROOT/pairs.txt].
+        #[arg(long, value_name = "FILE")]
+        pairs: Option<PathBuf>,
+        #[command(flatten)]
+        opts: EvalArgs,
+    },
+    /// Verification on a pair list: lines `pathA<TAB>pathB<TAB>1|0[<TAB>fold]`.
+    Pairs {
+        list: PathBuf,
+        #[command(flatten)]
+        opts: EvalArgs,
+    },
+    /// LFW 1:N, closed set: each person's first image enrolled, every further image a probe (rank-1, rank-5).
+    Identify {
+        root: PathBuf,
+        /// Only the first N people (sorted by name).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        threads: ThreadArgs,
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    #[arg(long)]
+    json: bool,
+    /// Use N pairs spread evenly over the list.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Write the ROC curve (TAR against FAR, log scale) as a plot.
+    #[arg(long, value_name = "FILE")]
+    roc: Option<PathBuf>,
+    /// Also report FNMR after rejecting this fraction of the lowest-quality pairs (loads the quality model).
+    #[arg(long, value_name = "FRACTION", value_parser = fraction)]
+    reject: Option<f64>,
+    /// Write the error-versus-reject curve (loads the quality model).
+    #[arg(long, value_name = "FILE")]
+    erc: Option<PathBuf>,
+    /// Learned quality model for --reject/--erc [default: the manifest's].
+    #[arg(long, value_name = "NAME")]
+    quality_model: Option<String>,
+    #[command(flatten)]
+    threads: ThreadArgs,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CalibrateCommand {
+    /// Thresholds from LFW: its genuine pairs against every different-identity pair of its images.
+    Lfw {
+        root: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        pairs: Option<PathBuf>,
+        #[command(flatten)]
+        opts: CalibrateArgs,
+    },
+    /// Thresholds from a pair list (`pathA<TAB>pathB<TAB>1|0`); impostors from different identity folders.
+    Pairs {
+        list: PathBuf,
+        #[command(flatten)]
+        opts: CalibrateArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct CalibrateArgs {
+    /// Manifest to write (the input manifest with this embedder's calibration replaced).
+    #[arg(long, value_name = "MANIFEST", required = true)]
+    out: PathBuf,
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    #[command(flatten)]
+    threads: ThreadArgs,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+/// `n` pairs spread evenly over the list.
+fn limit(pairs: Vec<Pair>, n: Option<usize>) -> Vec<Pair> {
+    match n {
+        Some(n) if n > 0 && n < pairs.len() => {
+            let step = pairs.len() / n;
+            pairs.into_iter().step_by(step).take(n).collect()
+        }
+        _ => pairs,
+    }
+}
+
+pub fn eval(m: &ModelArgs, c: EvalCommand) -> Result<Code, Error> {
+    match c {
+        EvalCommand::Lfw { root, pairs, opts } => evaluate(m, eval::lfw_pairs(&root, pairs.as_deref())?, opts),
+        EvalCommand::Pairs { list, opts } => evaluate(m, eval::list_pairs(&list)?, opts),
+        EvalCommand::Identify { root, limit, json, threads, pipeline } => identify(m, &pipeline, &root, limit, json, threads.get()),
+    }
+}
+
+fn evaluate(m: &ModelArgs, pairs: Vec<Pair>, a: EvalArgs) -> Result<Code, Error> {
+    let pairs = limit(pairs, a.limit);
+    let want_quality = a.reject.is_some() || a.erc.is_some();
+    let quality = want_quality.then(|| QualityArgs { quality_model: a.quality_model.clone(), policy: Default::default() });
+    let e = a.pipeline.engine(m, quality.as_ref())?;
+    let (mut r, scored) = eval::evaluate(&e, &pairs, a.threads.get(), want_quality, true)?;
+    if want_quality {
+        r.reject = Some(eval::reject_report(&scored, a.reject.unwrap_or(0.1)));
+    }
+    if let Some(f) = &a.roc {
+        let (g, i) = eval::split(&scored.sims, &scored.same);
+        plot::roc(&facekit::compare::roc(&g, &i)).save(f)?;
+    }
+    if let (Some(f), Some(rj)) = (&a.erc, &r.reject) {
+        plot::erc(&rj.erc).save(f)?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&r).expect("report serialises"));
+    } else {
+        let imp = "too few impostor pairs";
+        println!(
+            "pairs {}  images {}  no-face {}  accuracy {} ± {:.2}  TAR@FAR1e-2 {}  TAR@FAR1e-3 {}  EER {}  ({:.0} s)",
+            r.pairs,
+            r.images,
+            r.failures,
+            pct(r.accuracy, "no pairs"),
+            r.accuracy_std,
+            pct(r.tar_at_far_1e2, imp),
+            pct(r.tar_at_far_1e3, imp),
+            pct(r.eer, "needs genuine and impostor pairs"),
+            r.seconds
+        );
+        if let Some(rj) = &r.reject {
+            println!(
+                "reject {:.0}% ({} pairs): FNMR@FMR1e-3 {} -> {}, FNMR@FMR1e-2 {} -> {}",
+                100.0 * rj.fraction,
+                rj.rejected,
+                pct(rj.fnmr_1e3_before, imp),
+                pct(rj.fnmr_1e3_after, imp),
+                pct(rj.fnmr_1e2_before, imp),
+                pct(rj.fnmr_1e2_after, imp)
+            );
+        }
+    }
+    Ok(Code::Ok)
+}
+
+pub fn calibrate(m: &ModelArgs, c: CalibrateCommand) -> Result<Code, Error> {
+    let (pairs, dataset, a) = match c {
+        CalibrateCommand::Lfw { root, pairs, opts } => (eval::lfw_pairs(&root, pairs.as_deref())?, format!("LFW {}", root.display()), opts),
+        CalibrateCommand::Pairs { list, opts } => (eval::list_pairs(&list)?, list.display().to_string(), opts),
+    };
+    let pairs = limit(pairs, a.limit);
+    let pk = m.pack()?;
+    let e = Engine::from_pack(&pk, a.pipeline.options(None))?;
+    let cal = eval::calibrate(&e, &pairs, &dataset, a.threads.get(), true)?;
+    let mut manifest = pk.manifest.clone();
+    let spec = manifest.model_mut(&e.embedder().spec().name)?;
+    spec.calibrations.retain(|c| c.flip != cal.flip);
+    spec.calibrations.push(cal.clone());
+    spec.calibrations.sort_by_key(|c| c.flip);
+    std::fs::write(&a.out, manifest.to_json()).map_err(|err| Error::Io { path: a.out.clone(), source: err })?;
+    println!("{}", serde_json::to_string_pretty(&cal).expect("serialises"));
+    eprintln!("wrote {}", a.out.display());
+    Ok(Code::Ok)
+}
+
+/// LFW 1:N, closed set: each person's first image (sorted) enrolled, every further image of people with 2+
+/// images a probe.
+fn identify(m: &ModelArgs, p: &PipelineArgs, root: &Path, limit: Option<usize>, json: bool, threads: usize) -> Result<Code, Error> {
+    let t0 = Instant::now();
+    let mut people = eval::lfw_people(root)?;
+    if let Some(n) = limit {
+        people.truncate(n);
+    }
+    let e = p.engine(m, None)?;
+    let all: Vec<PathBuf> = people.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
+    let samples = eval::embed_all(&e, &all, threads, false, true)?;
+    let g = Gallery::new(e.model_id(), e.dim())?;
+    for (name, imgs) in &people {
+        g.enroll(name, &[samples[&imgs[0]].embedding.as_slice()])?;
+    }
+    let (mut probes, mut r1, mut r5, mut failures) = (0usize, 0usize, 0usize, 0usize);
+    for (name, imgs) in &people {
+        for p in &imgs[1..] {
+            let s = &samples[p];
+            failures += usize::from(!s.detected);
+            let hits = g.search(s.embedding.as_slice(), 5, None)?;
+            probes += 1;
+            r1 += usize::from(hits.first().is_some_and(|h| &h.id == name));
+            r5 += usize::from(hits.iter().any(|h| &h.id == name));
+        }
+    }
+    let rate = |n: usize| if probes == 0 { f64::NAN } else { 100.0 * n as f64 / probes as f64 };
+    let v = json!({
+        "gallery": g.count(), "probes": probes, "failures": failures, "rank1": rate(r1), "rank5": rate(r5),
+        "seconds": t0.elapsed().as_secs_f64(), "embedder": e.embedder().spec().name, "flip": e.options().flip,
+    });
+    if json {
+        println!("{v}");
+    } else {
+        println!(
+            "gallery {}  probes {}  no-face {}  rank-1 {}  rank-5 {}  ({:.0} s)",
+            g.count(),
+            probes,
+            failures,
+            pct(rate(r1), "no probes"),
+            pct(rate(r5), "no probes"),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    Ok(Code::Ok)
+}

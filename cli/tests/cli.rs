@@ -1,0 +1,160 @@
+//! The command line as a user meets it: strict parsing (usage errors exit 2 with a hint), per-subcommand
+//! help, the version, completions, and the exit codes a script branches on, on real photos.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn shared() -> PathBuf {
+    std::env::var_os("FACEKIT_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+}
+
+fn lfw(name: &str, n: u32) -> String {
+    shared().join(format!("data/lfw/images/{name}/{name}_{n:04}.jpg")).display().to_string()
+}
+
+fn facekit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_facekit"))
+        .args(args)
+        .env("FACEKIT_MODELS", shared().join("models"))
+        .output()
+        .expect("run facekit")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A usage error: exit code 2, a message naming the problem, and a usage hint.
+fn usage_error(args: &[&str], mentions: &str) {
+    let o = facekit(args);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?} should be a usage error:\n{t}");
+    assert!(t.contains(mentions), "{args:?}: message should mention {mentions:?}:\n{t}");
+    assert!(t.contains("Usage:") || t.contains("--help"), "{args:?}: no usage hint:\n{t}");
+    assert!(o.stdout.is_empty(), "{args:?}: a usage error prints nothing on stdout");
+}
+
+#[test]
+fn the_mistyped_option_of_the_issue_is_an_error_not_a_silent_change() {
+    let root = shared().join("data/lfw").display().to_string();
+    usage_error(&["eval", "lfw", &root, "--limit", "10", "--bogus", "--json"], "--bogus");
+}
+
+#[test]
+fn unknown_option_missing_value_wrong_type_and_foreign_option_are_usage_errors() {
+    let img = lfw("George_W_Bush", 1);
+    usage_error(&["detect", &img, "--frobnicate"], "--frobnicate");
+    usage_error(&["detect", &img, "--det-size"], "--det-size");
+    usage_error(&["detect", &img, "--det-size", "big"], "big");
+    usage_error(&["detect", &img, "--det-size", "4"], "--det-size"); // outside 32..=2048
+    usage_error(&["detect", &img, "--min-score", "1.5"], "--min-score");
+    usage_error(&["eval", "lfw", "x", "--limit", "-3"], "-3");
+    usage_error(&["eval", "lfw", "x", "--limit", "many"], "many");
+    usage_error(&["verify", &img, &img, "--op", "far_1e-9"], "far_1e-3"); // lists the allowed values
+    usage_error(&["quality", &img, "--policy", "strict"], "enrolment");
+    // Options of other subcommands.
+    usage_error(&["pack", "/tmp/x.fkpack", "--json"], "--json");
+    usage_error(&["bench", "gallery", "--image", &img], "--image");
+    usage_error(&["detect", &img, "--op", "far_1e-3"], "--op");
+    usage_error(&["verify", &img], "IMAGE_B");
+    usage_error(&["frobnicate"], "frobnicate");
+    usage_error(&[], "Usage");
+}
+
+#[test]
+fn help_per_subcommand_version_and_completions() {
+    let o = facekit(&["help", "verify"]);
+    assert_eq!(o.status.code(), Some(0));
+    let t = text(&o);
+    assert!(t.contains("same person") && t.contains("--op") && t.contains("far_1e-4"), "{t}");
+    let o = facekit(&["detect", "--help"]);
+    let t = text(&o);
+    assert!(t.contains("--min-score") && t.contains("[default: 0.5]") && t.contains("[default: 64]"), "defaults shown:\n{t}");
+    let o = facekit(&["--help"]);
+    let t = text(&o);
+    assert!(t.contains("Exit codes") && t.contains("3  no face found"), "{t}");
+    let o = facekit(&["--version"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).contains(env!("CARGO_PKG_VERSION")));
+    for shell in ["bash", "zsh", "fish"] {
+        let o = facekit(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}");
+        let t = String::from_utf8_lossy(&o.stdout);
+        assert!(t.contains("facekit") && t.contains("verify") && t.contains("det-size"), "{shell} completions");
+    }
+    usage_error(&["completions", "tcsh"], "tcsh");
+}
+
+#[test]
+fn verify_exit_codes_match_no_match_no_face_and_missing_file() {
+    let same = facekit(&["verify", &lfw("George_W_Bush", 1), &lfw("George_W_Bush", 2), "--json"]);
+    let t = text(&same);
+    assert_eq!(same.status.code(), Some(0), "{t}");
+    let v: serde_json::Value = serde_json::from_slice(&same.stdout).expect("JSON on stdout");
+    assert_eq!(v["match"], true);
+    let diff = facekit(&["verify", &lfw("George_W_Bush", 1), &lfw("Colin_Powell", 1)]);
+    assert_eq!(diff.status.code(), Some(1), "{}", text(&diff));
+    assert!(text(&diff).contains("NO MATCH"));
+    let white = shared().join("data/faces/face-api.js/test/images/white.png").display().to_string();
+    let noface = facekit(&["verify", &white, &lfw("George_W_Bush", 1)]);
+    assert_eq!(noface.status.code(), Some(3), "{}", text(&noface));
+    let missing = facekit(&["verify", "/nonexistent/a.jpg", &lfw("George_W_Bush", 1)]);
+    assert_eq!(missing.status.code(), Some(7), "{}", text(&missing));
+}
+
+#[test]
+fn detector_settings_are_reachable() {
+    let img = shared().join("data/faces/face_recognition/examples/two_people.jpg").display().to_string();
+    let count = |extra: &[&str]| {
+        let mut a = vec!["detect", img.as_str(), "--json"];
+        a.extend_from_slice(extra);
+        let o = facekit(&a);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v[0]["faces"].as_array().unwrap().len()
+    };
+    assert_eq!(count(&[]), 2);
+    assert_eq!(count(&["--max-faces", "1"]), 1);
+    assert_eq!(count(&["--min-face", "100000"]), 0);
+    assert_eq!(count(&["--min-score", "0.9999"]), 0);
+}
+
+#[test]
+fn unmeasurable_figures_are_not_printed_as_numbers() {
+    // 10 pairs cannot measure TAR at FAR 1e-3: text says why, JSON says null.
+    let dir = std::env::temp_dir().join(format!("fk-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let list = dir.join("pairs.tsv");
+    let names = ["George_W_Bush", "Colin_Powell", "Tony_Blair", "Donald_Rumsfeld", "Gerhard_Schroeder"];
+    let mut lines = String::new();
+    for (i, n) in names.iter().enumerate() {
+        lines += &format!("{}\t{}\t1\n", lfw(n, 1), lfw(n, 2));
+        lines += &format!("{}\t{}\t0\n", lfw(n, 1), lfw(names[(i + 1) % names.len()], 3));
+    }
+    std::fs::write(&list, lines).unwrap();
+    let l = list.display().to_string();
+    let o = facekit(&["eval", "pairs", &l, "--threads", "2"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("TAR@FAR1e-3 n/a (too few impostor pairs)") && !t.contains("NaN"), "{t}");
+    let o = facekit(&["eval", "pairs", &l, "--json", "--threads", "2"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert!(v["tar_at_far_1e-3"].is_null(), "{v}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn clap_stays_out_of_the_library() {
+    // The library's own dependency tree (what a Rust user or a firmware build compiles) has no clap.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let o = Command::new(cargo)
+        .args(["tree", "--offline", "-p", "facekit", "-e", "normal,build", "--prefix", "none"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("cargo tree");
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && t.contains("tract-onnx"), "cargo tree failed:\n{}", text(&o));
+    assert!(!t.lines().any(|l| l.starts_with("clap")), "clap in the library's tree:\n{t}");
+}
