@@ -185,6 +185,53 @@ impl Detector {
     }
 }
 
+/// A rectangle of whole pixels inside an image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Region {
+    /// The square of side `side` centred on `(cx, cy)`, shifted to lie inside a `w`×`h` image and cut to it
+    /// where the image is smaller; `None` if nothing of it is left.
+    pub fn square_around(cx: f32, cy: f32, side: f32, w: u32, h: u32) -> Option<Region> {
+        if !(cx.is_finite() && cy.is_finite() && side.is_finite()) || side < 1.0 {
+            return None;
+        }
+        let fit = |c: f32, len: u32| -> (u32, u32) {
+            let s = (side.round() as u32).clamp(1, len.max(1));
+            let start = (c - s as f32 / 2.0).round().clamp(0.0, (len - s) as f32) as u32;
+            (start, s)
+        };
+        let ((x, width), (y, height)) = (fit(cx, w), fit(cy, h));
+        (w > 0 && h > 0).then_some(Region { x, y, width, height })
+    }
+}
+
+impl Detector {
+    /// Detects faces inside `region` of `img` with the detector input scaled to `p.input_size` (up or down):
+    /// faces come back in `img`'s coordinates. The tracker re-detects each face in an enlarged box around its
+    /// predicted position this way (a small input is cheap), and a face region seen at a larger scale than the
+    /// full frame gives steadier landmarks.
+    pub fn detect_region(&self, img: &Image, region: Region, p: &DetectParams) -> Result<Vec<Face>> {
+        let crop = img.crop(region.x, region.y, region.width, region.height)?;
+        let mut faces = self.detect(&crop, p)?;
+        let (ox, oy) = (region.x as f32, region.y as f32);
+        for f in &mut faces {
+            f.x += ox;
+            f.y += oy;
+            for l in &mut f.landmarks {
+                l[0] += ox;
+                l[1] += oy;
+            }
+        }
+        Ok(faces)
+    }
+}
+
 /// Greedy non-maximum suppression, best score first.
 pub fn nms(mut faces: Vec<Face>, iou: f32) -> Vec<Face> {
     faces.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -211,6 +258,16 @@ mod tests {
         assert_eq!(kept.len(), 2);
         assert_eq!(kept[0].score, 0.9);
         assert_eq!(kept[1].x, 50.0);
+    }
+
+    #[test]
+    fn square_regions_stay_inside_the_image() {
+        assert_eq!(Region::square_around(50.0, 50.0, 20.0, 100, 100), Some(Region { x: 40, y: 40, width: 20, height: 20 }));
+        // Shifted back inside at the border, cut to the image where it is smaller.
+        assert_eq!(Region::square_around(5.0, 95.0, 20.0, 100, 100), Some(Region { x: 0, y: 80, width: 20, height: 20 }));
+        assert_eq!(Region::square_around(30.0, 10.0, 80.0, 60, 40), Some(Region { x: 0, y: 0, width: 60, height: 40 }));
+        assert_eq!(Region::square_around(f32::NAN, 10.0, 80.0, 60, 40), None);
+        assert_eq!(Region::square_around(10.0, 10.0, 0.2, 60, 40), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::align::align;
 use crate::compare::{cosine, Match, OperatingPoint};
-use crate::detect::{DetectParams, Detector, Face};
+use crate::detect::{DetectParams, Detector, Face, Region};
 use crate::embed::{Embedder, Embedding};
 use crate::error::{Error, Result};
 use crate::image::Image;
@@ -136,6 +136,12 @@ impl Engine {
     /// Detects with other parameters than the engine's (e.g. a lower threshold for a second try).
     pub fn detect_with(&self, img: &Image, params: &DetectParams) -> Result<Vec<Face>> {
         self.detector.detect(img, params)
+    }
+
+    /// Detects inside `region` with the detector input scaled to `params.input_size` (see
+    /// [`Detector::detect_region`]); faces in `img`'s coordinates.
+    pub fn detect_region(&self, img: &Image, region: Region, params: &DetectParams) -> Result<Vec<Face>> {
+        self.detector.detect_region(img, region, params)
     }
 
     /// The largest detected face, or [`Error::NoFace`].

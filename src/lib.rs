@@ -34,6 +34,7 @@ pub mod image;
 mod infer;
 pub mod pack;
 pub mod quality;
+pub mod track;
 
 pub use compare::{Match, OperatingPoint};
 pub use detect::{DetectParams, Face};
@@ -42,6 +43,7 @@ pub use engine::{Engine, Options};
 pub use error::{Error, Result};
 pub use image::{Image, ImageView, PixelFormat, Rotation};
 pub use quality::{QualityPolicy, QualityReport};
+pub use track::{Tracker, TrackerOptions};
 
 /// The model pack compiled in by the `bundled` feature (made by build.rs).
 #[cfg(feature = "bundled")]

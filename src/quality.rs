@@ -293,20 +293,17 @@ fn luma_stats(crop: &Image) -> (f32, f32, f32, f32) {
     (mean, std, bad as f32 / n as f32, lap_var)
 }
 
-/// How many of the eye and mouth regions of the aligned crop are flat: a region whose luma spread is under a
-/// fifth of the whole face's is covered (a bar, a hand, dark glasses) — relative, so it holds in dim light.
+/// How many of the eye and mouth regions of the aligned crop are flat — covered by a bar, a hand, dark
+/// glasses: a region whose luma spread is under a fifth of the whole face's (relative, so it holds in dim
+/// light) *and* under the plain skin's of the cheeks. The second test keeps small, soft webcam faces, whose eyes
+/// are as smooth as their cheeks, from counting as covered; a cover is flatter than skin.
 fn occluded_regions(crop: &Image, t: &Template, face_std: f32) -> f32 {
     let (w, h) = (crop.width() as i64, crop.height() as i64);
     let px = crop.pixels();
     let p = |i: usize| t.points.get(i).copied();
     let (Some(le), Some(re)) = (p(0), p(1)) else { return 0.0 };
     let ed = ((re[0] - le[0]).powi(2) + (re[1] - le[1]).powi(2)).sqrt();
-    let mut regions = vec![(le, 0.25 * ed, 0.15 * ed), (re, 0.25 * ed, 0.15 * ed)];
-    if let (Some(ml), Some(mr)) = (p(3), p(4)) {
-        regions.push(([(ml[0] + mr[0]) / 2.0, (ml[1] + mr[1]) / 2.0], 0.45 * ed, 0.15 * ed));
-    }
-    let mut flat = 0.0;
-    for (c, hw, hh) in regions {
+    let spread = |c: [f32; 2], hw: f32, hh: f32| {
         let (mut s, mut sq, mut n) = (0f32, 0f32, 0f32);
         for y in ((c[1] - hh) as i64).max(0)..((c[1] + hh) as i64).min(h) {
             for x in ((c[0] - hw) as i64).max(0)..((c[0] + hw) as i64).min(w) {
@@ -317,11 +314,23 @@ fn occluded_regions(crop: &Image, t: &Template, face_std: f32) -> f32 {
                 n += 1.0;
             }
         }
-        if n > 0.0 && (sq / n - (s / n).powi(2)).max(0.0).sqrt() < 0.2 * face_std + 0.5 {
-            flat += 1.0;
+        (n > 0.0).then(|| (sq / n - (s / n).powi(2)).max(0.0).sqrt())
+    };
+    let mut regions = vec![(le, 0.25 * ed, 0.15 * ed), (re, 0.25 * ed, 0.15 * ed)];
+    // Cheeks: below each eye, halfway down to the mouth line (without a mouth point, 0.55 eye distances).
+    let mouth_y = match (p(3), p(4)) {
+        (Some(ml), Some(mr)) => {
+            regions.push(([(ml[0] + mr[0]) / 2.0, (ml[1] + mr[1]) / 2.0], 0.45 * ed, 0.15 * ed));
+            (ml[1] + mr[1]) / 2.0
         }
-    }
-    flat
+        _ => le[1].max(re[1]) + 1.1 * ed,
+    };
+    let skin = [le, re]
+        .iter()
+        .filter_map(|e| spread([e[0], (e[1] + mouth_y) / 2.0], 0.12 * ed, 0.12 * ed))
+        .fold(0.0f32, f32::max);
+    let cover = (0.2 * face_std + 0.5).min(skin);
+    regions.into_iter().filter(|&(c, hw, hh)| spread(c, hw, hh).is_some_and(|s| s < cover)).count() as f32
 }
 
 /// JPEG blockiness inside the face box of the upright image: mean luma step across the 8×8 grid divided by
@@ -449,10 +458,14 @@ impl crate::engine::Engine {
 
     /// Quality of one face under another policy.
     pub fn quality_with(&self, img: &Image, face: &Face, policy: &QualityPolicy) -> Result<QualityReport> {
+        self.quality_of_crop(img, face, &self.align(img, face)?, policy)
+    }
+
+    /// Quality when the embedder's aligned crop of `face` is already at hand (the tracker embeds the same crop).
+    pub fn quality_of_crop(&self, img: &Image, face: &Face, crop: &Image, policy: &QualityPolicy) -> Result<QualityReport> {
         policy.validate()?;
-        let crop = self.align(img, face)?;
         let learned = self.quality_model().map(|q| q.score(img, face)).transpose()?;
-        Ok(assess(face, &crop, self.embedder().template(), learned, blockiness(img, face), policy))
+        Ok(assess(face, crop, self.embedder().template(), learned, blockiness(img, face), policy))
     }
 }
 

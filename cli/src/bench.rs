@@ -43,11 +43,15 @@ enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Tracker cost per frame on a video against detecting and embedding every face of every frame (facekit's
+    /// and onnxruntime's, in alternating rounds).
+    Track(crate::track::BenchTrackArgs),
 }
 
 pub fn bench(m: &ModelArgs, b: BenchArgs) -> Result<Code, Error> {
     match b.what {
         Some(BenchWhat::Gallery { size, dim, queries, json }) => gallery(size, dim, queries, json),
+        Some(BenchWhat::Track(a)) => crate::track::bench(m, a),
         None => stages(m, &b),
     }
 }

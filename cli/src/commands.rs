@@ -1,6 +1,7 @@
 //! The photo commands: detect, verify, quality, enroll, identify, pack.
 
 use crate::args::{DecisionArgs, ModelArgs, PipelineArgs, QualityArgs};
+use crate::draw::draw_faces;
 use crate::exit::Code;
 use facekit::gallery::Gallery;
 use facekit::pack::ModelPack;
@@ -52,62 +53,6 @@ pub fn detect(m: &ModelArgs, p: &PipelineArgs, images: &[PathBuf], json: bool, d
         println!("{}", Value::Array(out));
     }
     Ok(Code::Ok)
-}
-
-/// The image with boxes (green) and landmarks (red) drawn on it.
-pub fn draw_faces(img: &Image, faces: &[Face]) -> Image {
-    let mut canvas = Canvas::new(img);
-    for f in faces {
-        canvas.rect(f.x, f.y, f.width, f.height, [0, 255, 0]);
-        for l in f.landmarks {
-            canvas.dot(l[0], l[1], [255, 0, 0]);
-        }
-    }
-    canvas.into_image()
-}
-
-/// Minimal drawing on a copy of an image (boxes and dots), for --draw.
-pub struct Canvas {
-    w: i64,
-    h: i64,
-    px: Vec<u8>,
-}
-
-impl Canvas {
-    pub fn new(img: &Image) -> Self {
-        Canvas { w: img.width() as i64, h: img.height() as i64, px: img.pixels().to_vec() }
-    }
-    fn put(&mut self, x: i64, y: i64, c: [u8; 3]) {
-        if x >= 0 && y >= 0 && x < self.w && y < self.h {
-            let i = ((y * self.w + x) * 3) as usize;
-            self.px[i..i + 3].copy_from_slice(&c);
-        }
-    }
-    /// A 2-pixel rectangle outline.
-    pub fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, c: [u8; 3]) {
-        let (x0, y0, x1, y1) = (x as i64, y as i64, (x + w) as i64, (y + h) as i64);
-        for t in 0..2 {
-            for x in x0..=x1 {
-                self.put(x, y0 + t, c);
-                self.put(x, y1 - t, c);
-            }
-            for y in y0..=y1 {
-                self.put(x0 + t, y, c);
-                self.put(x1 - t, y, c);
-            }
-        }
-    }
-    /// A 5×5 dot.
-    pub fn dot(&mut self, x: f32, y: f32, c: [u8; 3]) {
-        for dy in -2..=2 {
-            for dx in -2..=2 {
-                self.put(x as i64 + dx, y as i64 + dy, c);
-            }
-        }
-    }
-    pub fn into_image(self) -> Image {
-        Image::from_rgb(self.w as u32, self.h as u32, self.px).expect("same size as the source image")
-    }
 }
 
 pub fn verify(m: &ModelArgs, p: &PipelineArgs, d: &DecisionArgs, a: &Path, b: &Path, json: bool) -> Result<Code, Error> {

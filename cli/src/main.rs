@@ -5,9 +5,12 @@
 mod args;
 mod bench;
 mod commands;
+mod draw;
 mod eval;
 mod exit;
 mod plot;
+mod track;
+mod video;
 
 use args::{ModelArgs, PipelineArgs, QualityArgs};
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -104,6 +107,8 @@ enum Command {
         #[command(flatten)]
         pipeline: PipelineArgs,
     },
+    /// Follow faces through a video (or frames) and decide once per person; prints an event per line.
+    Track(track::TrackArgs),
     /// Write the model directory as one in-memory pack (for fk_engine_new_from_memory).
     Pack {
         out: PathBuf,
@@ -147,6 +152,7 @@ fn run(cli: Cli) -> Result<exit::Code, facekit::Error> {
         Command::Identify { gallery, image, json, decision, pipeline } => {
             commands::identify(m, &pipeline, &decision, &gallery, &image, json)
         }
+        Command::Track(a) => track::track(m, a),
         Command::Pack { out, only } => commands::pack(m, &out, only.as_deref()),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "facekit", &mut std::io::stdout());
