@@ -29,7 +29,7 @@ def frames(path):
     wh = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
                          "-of", "csv=p=0:s=x", path], capture_output=True, text=True, check=True).stdout.strip().split("\n")[0]
     w, h = (int(v) for v in wh.strip("x").split("x")[:2])
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", path, "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
                          capture_output=True, check=True).stdout
     n = len(raw) // (w * h * 3)
     rgb = np.frombuffer(raw[: n * w * h * 3], np.uint8).reshape(n, h, w, 3)

@@ -69,6 +69,8 @@ typedef enum fk_format {
   FK_FORMAT_NV12 = 7,
   // Y plane, then U, then V planes with stride ceil(stride/2).
   FK_FORMAT_I420 = 8,
+  // Three separately addressed 4:2:0 planes (`fk_image.u`, `.v`, `.uv_stride`, `.uv_pixel_stride`).
+  FK_FORMAT_YUV420 = 9,
 } fk_format;
 
 // Operating points for decisions (`fk_match.operating_point`): the false-accept rate is 10^-value.
@@ -93,6 +95,37 @@ typedef enum fk_quality_reason {
   FK_Q_COMPRESSED = 1024,
 } fk_quality_reason;
 
+// Track states (`fk_track.state`).
+typedef enum fk_track_state {
+  // First frame of the track.
+  FK_TRACK_NEW = 1,
+  // Seen before (`missed` says whether it was seen in this frame).
+  FK_TRACK_TRACKED = 2,
+  // Ended in this frame (unseen too long, scene cut, frame size change); reported once.
+  FK_TRACK_LOST = 3,
+} fk_track_state;
+
+// Decisions (`fk_decision.verdict`).
+typedef enum fk_verdict {
+  // Not decided yet.
+  FK_VERDICT_NONE = 0,
+  // Matched: the gallery identity in `identity`, or the template. Open the door.
+  FK_VERDICT_ACCEPTED = 1,
+  // Compared and below the threshold: nobody enrolled / not the template's person.
+  FK_VERDICT_NO_MATCH = 2,
+  // Not a live face (photo, screen): show "show your real face".
+  FK_VERDICT_NOT_LIVE = 3,
+  // No capture good enough within the decision window: "look at the camera".
+  FK_VERDICT_POOR_QUALITY = 4,
+} fk_verdict;
+
+// Event kinds (`fk_event.kind`).
+typedef enum fk_event_kind {
+  FK_EVENT_APPEARED = 1,
+  FK_EVENT_DECIDED = 2,
+  FK_EVENT_LOST = 3,
+} fk_event_kind;
+
 // A loaded face pipeline. Immutable: **one engine may be used from any number of threads at once**; calls
 // do not block each other. Free with `fk_engine_free` once no thread uses it.
 typedef struct fk_engine fk_engine;
@@ -105,9 +138,21 @@ typedef struct fk_gallery fk_gallery;
 // thread-safe (use one per thread or lock); an engine keeps its own copy.
 typedef struct fk_options fk_options;
 
+// One camera stream's tracker: follows faces across frames and decides once per person (see
+// `fk_tracker_update`). **Not thread-safe**: a tracker belongs to one stream and is used by one thread at a
+// time; many trackers (one per camera) may share one engine and one gallery. The engine (and a gallery given
+// with `fk_tracker_set_gallery`) must outlive the tracker. Free with `fk_tracker_free`.
+typedef struct fk_tracker fk_tracker;
+
 // A caller's frame. `data` holds at least the bytes the layout needs (see `fk_format`); `stride` is the
 // byte distance between rows (luma rows for YUV). `format` is an `fk_format` value, `rotation` the clockwise
-// degrees (0, 90, 180, 270) that make the frame upright. facekit never keeps the pointer after a call.
+// degrees (0, 90, 180, 270) that make the frame upright. facekit never keeps the pointers after a call.
+//
+// `FK_FORMAT_YUV420` frames come as the camera delivers them, without a copy: `data`/`len`/`stride` are the
+// Y plane and `u`, `v` the chroma planes (`u_len`, `v_len` bytes), ceil(height/2) rows `uv_stride` bytes
+// apart, samples `uv_pixel_stride` bytes apart. Android `YUV_420_888`: the three `Image.Plane` buffers with
+// their row and pixel strides. iOS bi-planar `CVPixelBuffer`: plane 0 is Y; plane 1 is CbCr, so `u` is its
+// base, `v` its base + 1, pixel stride 2. For every other format leave the chroma fields zero.
 typedef struct fk_image {
   const uint8_t *data;
   size_t len;
@@ -116,6 +161,12 @@ typedef struct fk_image {
   size_t stride;
   int32_t format;
   int32_t rotation;
+  const uint8_t *u;
+  size_t u_len;
+  const uint8_t *v;
+  size_t v_len;
+  size_t uv_stride;
+  size_t uv_pixel_stride;
 } fk_image;
 
 // One detected face. Landmarks are in the order YuNet emits them and every template in the manifest uses:
@@ -190,6 +241,55 @@ typedef struct fk_hit {
   char id[256];
   float similarity;
 } fk_hit;
+
+// A track's decision (`verdict` FK_VERDICT_NONE while undecided; then the rest is meaningful).
+typedef struct fk_decision {
+  // An `fk_verdict` value.
+  int32_t verdict;
+  // Cosine similarity of the track's aggregated embedding to the reference; NaN when nothing was compared.
+  float similarity;
+  // Threshold of `operating_point` it was decided at; NaN when nothing was compared.
+  float threshold;
+  // An `fk_operating_point` value.
+  int32_t operating_point;
+  // Mean liveness score of the captures; NaN when not assessed.
+  float liveness;
+  // Frames from the track's first appearance to the decision.
+  uint32_t after_frames;
+  // NUL-terminated gallery identity (accepted), or the closest one (no match); "" otherwise.
+  char identity[256];
+} fk_decision;
+
+// One tracked face in the latest frame.
+typedef struct fk_track {
+  // Stable for the track's life, never reused by this tracker.
+  uint64_t id;
+  // An `fk_track_state` value.
+  int32_t state;
+  // Frames since it appeared (0 on its first).
+  uint32_t age;
+  // Consecutive frames unseen (its box is then the prediction and its score 0).
+  uint32_t missed;
+  // Good captures embedded so far.
+  uint32_t captures;
+  struct fk_face face;
+  // Overall quality (0–100) of its best capture; NaN before the first.
+  float best_quality;
+  // Mean liveness score of its captures; NaN when not assessed.
+  float liveness;
+  struct fk_decision decision;
+} fk_track;
+
+// Something that happened in a frame: a track appeared, was decided (see `decision`) or was lost.
+typedef struct fk_event {
+  // Frame index (0-based, counted by the tracker).
+  uint64_t frame;
+  uint64_t track;
+  // An `fk_event_kind` value.
+  int32_t kind;
+  // For FK_EVENT_DECIDED; verdict FK_VERDICT_NONE otherwise.
+  struct fk_decision decision;
+} fk_event;
 
 
 
@@ -398,6 +498,73 @@ enum fk_status fk_gallery_save(const struct fk_gallery *gallery,
 enum fk_status fk_gallery_load(const struct fk_engine *engine,
                                const char *path,
                                struct fk_gallery **out);
+
+// A tracker for one stream on `engine`, with default settings (full-frame detection every 10 frames, region
+// re-detection in between, 3 good captures before a decision), deciding nothing until a gallery or template
+// is set. The engine must outlive the tracker. On FK_OK `*out` owns it (free with `fk_tracker_free`).
+// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT, FK_ERR_PANIC. Thread-safe (the new tracker
+// itself is not).
+enum fk_status fk_tracker_new(const struct fk_engine *engine,
+                              struct fk_tracker **out);
+
+// Frees a tracker. NULL is a no-op. Undefined after free: any further use of the handle (the bindings make
+// it impossible).
+void fk_tracker_free(struct fk_tracker *tracker);
+
+// Changes one setting (takes effect from the next frame). Keys (values): `detect_every` (1..1000, default 10),
+// `roi_input` (32..2048, 128), `roi_scale` (1..8, 2), `roi_min_score` (0..1, 0.3), `min_iou` (0..1, 0.3),
+// `max_missed` (frames, 10), `min_captures` (1.., 3), `capture_gap` (frames, 3), `decide_within` (frames, 45),
+// `max_tracks` (1..1024, 16). Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown key or
+// bad value; settings unchanged), FK_ERR_PANIC.
+enum fk_status fk_tracker_set(struct fk_tracker *tracker,
+                              const char *key,
+                              const char *value);
+
+// Decide tracks against `gallery` (1:N: who is it) from now on; NULL stops deciding. The gallery must outlive
+// the tracker (or be replaced first); enrolling into it meanwhile is fine. Returns FK_OK,
+// FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT, FK_ERR_INCOMPATIBLE (another embedder's gallery), FK_ERR_PANIC.
+enum fk_status fk_tracker_set_gallery(struct fk_tracker *tracker,
+                                      const struct fk_gallery *gallery);
+
+// Decide tracks against one template (1:1: is it this person; `len` floats, the engine's dimension; copied).
+// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (length, zero or non-finite vector),
+// FK_ERR_PANIC.
+enum fk_status fk_tracker_set_template(struct fk_tracker *tracker,
+                                       const float *embedding,
+                                       size_t len);
+
+// Processes the next frame of the stream. `*count` receives the number of tracks of this frame (lost ones
+// included, once) and the first `min(*count, capacity)` are written to `tracks` (NULL only with capacity 0).
+// Events (appeared / decided / lost) are queued for `fk_tracker_poll_events`. A frame of another size than the
+// previous one ends every track and starts afresh (a new stream). On an error nothing is written and the
+// tracker is unchanged except that the frame counts as seen. Returns FK_OK, FK_ERR_NULL_ARGUMENT,
+// FK_ERR_INVALID_ARGUMENT, FK_ERR_INVALID_IMAGE, FK_ERR_INTERNAL, FK_ERR_PANIC. Not thread-safe (one thread
+// per tracker).
+enum fk_status fk_tracker_update(struct fk_tracker *tracker,
+                                 const struct fk_image *frame,
+                                 struct fk_track *tracks,
+                                 size_t capacity,
+                                 size_t *count);
+
+// Takes up to `capacity` queued events, oldest first, into `events`; `*count` receives how many were written
+// (0: none pending). The rest stay queued (at most 4096 are kept; beyond that the oldest are dropped).
+// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT, FK_ERR_PANIC.
+enum fk_status fk_tracker_poll_events(struct fk_tracker *tracker,
+                                      struct fk_event *events,
+                                      size_t capacity,
+                                      size_t *count);
+
+// The embedding of a live track's best capture (`fk_engine_embedding_dim` floats) — what an enrolment from
+// the camera stores with `fk_gallery_enroll`. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT,
+// FK_ERR_BUFFER_TOO_SMALL, FK_ERR_NOT_FOUND (no such live track, or no good capture yet), FK_ERR_PANIC.
+enum fk_status fk_tracker_best_embedding(struct fk_tracker *tracker,
+                                         uint64_t track,
+                                         float *out,
+                                         size_t len);
+
+// Forgets every track and queued event (a new stream on the same tracker); settings and reference stay.
+// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT, FK_ERR_PANIC.
+enum fk_status fk_tracker_reset(struct fk_tracker *tracker);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -33,6 +33,11 @@ pub enum PixelFormat {
     Nv12 = 7,
     /// Y plane (`stride`), then U plane then V plane, each ⌈height/2⌉ rows of stride ⌈stride/2⌉.
     I420 = 8,
+    /// 4:2:0 in three separately addressed planes — Y (`stride`), U and V with their own row stride and pixel
+    /// stride — as cameras hand them over: Android's `YUV_420_888` (pixel stride 1 = planar; 2 = the U and V
+    /// planes interleave, NV21/NV12 style) and iOS's bi-planar `CVPixelBuffer` (plane 1 is CbCr: U at its base,
+    /// V one byte on, pixel stride 2). Described with [`ImageView::planar`].
+    Yuv420 = 9,
 }
 
 impl PixelFormat {
@@ -48,6 +53,7 @@ impl PixelFormat {
             6 => Nv21,
             7 => Nv12,
             8 => I420,
+            9 => Yuv420,
             _ => return None,
         })
     }
@@ -88,16 +94,41 @@ impl Rotation {
 /// A borrowed, validated description of a caller's frame. Creating one checks the layout; it copies nothing.
 #[derive(Clone, Copy, Debug)]
 pub struct ImageView<'a> {
+    /// The pixels, or the Y plane of [`PixelFormat::Yuv420`].
     data: &'a [u8],
     width: u32,
     height: u32,
     stride: usize,
     format: PixelFormat,
     rotation: Rotation,
+    /// The U and V planes of [`PixelFormat::Yuv420`].
+    chroma: Option<Chroma<'a>>,
+}
+
+/// The separately addressed chroma planes of a [`PixelFormat::Yuv420`] frame: the sample of chroma pixel
+/// (cx, cy) is at `cy * row_stride + cx * pixel_stride` in each.
+#[derive(Clone, Copy, Debug)]
+struct Chroma<'a> {
+    u: &'a [u8],
+    v: &'a [u8],
+    row_stride: usize,
+    pixel_stride: usize,
 }
 
 fn bad(msg: String) -> Error {
     Error::InvalidImage(msg)
+}
+
+fn check_size(width: u32, height: u32) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(bad(format!("empty image {width}x{height}")));
+    }
+    if width > MAX_SIDE || height > MAX_SIDE || (width as u64) * (height as u64) > MAX_PIXELS {
+        return Err(bad(format!(
+            "image {width}x{height} is too large (max {MAX_SIDE} px a side, {MAX_PIXELS} pixels); downscale it first"
+        )));
+    }
+    Ok(())
 }
 
 impl<'a> ImageView<'a> {
@@ -112,14 +143,10 @@ impl<'a> ImageView<'a> {
         format: PixelFormat,
         rotation: Rotation,
     ) -> Result<Self> {
-        if width == 0 || height == 0 {
-            return Err(bad(format!("empty image {width}x{height}")));
+        if format == PixelFormat::Yuv420 {
+            return Err(bad("Yuv420 frames have three planes: describe them with ImageView::planar".into()));
         }
-        if width > MAX_SIDE || height > MAX_SIDE || (width as u64) * (height as u64) > MAX_PIXELS {
-            return Err(bad(format!(
-                "image {width}x{height} is too large (max {MAX_SIDE} px a side, {MAX_PIXELS} pixels); downscale it first"
-            )));
-        }
+        check_size(width, height)?;
         let needed = Self::required_len(width, height, stride, format)?;
         if data.len() < needed {
             return Err(bad(format!(
@@ -127,7 +154,47 @@ impl<'a> ImageView<'a> {
                 data.len()
             )));
         }
-        Ok(ImageView { data, width, height, stride, format, rotation })
+        Ok(ImageView { data, width, height, stride, format, rotation, chroma: None })
+    }
+
+    /// Describes a [`PixelFormat::Yuv420`] frame given as three planes: `y` with rows `stride` bytes apart, and
+    /// `u` and `v`, ⌈height/2⌉ rows of ⌈width/2⌉ samples, rows `uv_row_stride` bytes apart and samples
+    /// `uv_pixel_stride` bytes apart (the planes may overlap, as interleaved U/V do). Each plane's last row may
+    /// be short, as Android's are.
+    #[allow(clippy::too_many_arguments)]
+    pub fn planar(
+        y: &'a [u8],
+        stride: usize,
+        u: &'a [u8],
+        v: &'a [u8],
+        uv_row_stride: usize,
+        uv_pixel_stride: usize,
+        width: u32,
+        height: u32,
+        rotation: Rotation,
+    ) -> Result<Self> {
+        check_size(width, height)?;
+        let needed = Self::required_len(width, height, stride, PixelFormat::Gray8)?;
+        if y.len() < needed {
+            return Err(bad(format!("Y plane holds {} bytes, a {width}x{height} frame with stride {stride} needs {needed}", y.len())));
+        }
+        let (cw, ch) = ((width as usize).div_ceil(2), (height as usize).div_ceil(2));
+        if uv_pixel_stride == 0 || uv_pixel_stride > 8 {
+            return Err(bad(format!("chroma pixel stride {uv_pixel_stride} is not in 1..=8")));
+        }
+        // The last chroma row: (cw - 1) pixel strides and one byte.
+        let row = (cw - 1).checked_mul(uv_pixel_stride).map(|r| r + 1);
+        let needed = row
+            .filter(|&r| uv_row_stride >= r)
+            .and_then(|r| uv_row_stride.checked_mul(ch - 1)?.checked_add(r))
+            .ok_or_else(|| bad(format!("chroma row stride {uv_row_stride} is less than a {cw}-sample row at pixel stride {uv_pixel_stride}")))?;
+        for (name, p) in [("U", u), ("V", v)] {
+            if p.len() < needed {
+                return Err(bad(format!("{name} plane holds {} bytes, {needed} needed", p.len())));
+            }
+        }
+        let chroma = Some(Chroma { u, v, row_stride: uv_row_stride, pixel_stride: uv_pixel_stride });
+        Ok(ImageView { data: y, width, height, stride, format: PixelFormat::Yuv420, rotation, chroma })
     }
 
     /// A tightly packed view (stride = width · bytes per pixel), upright.
@@ -158,6 +225,7 @@ impl<'a> ImageView<'a> {
                 }
                 stride.checked_mul(h).and_then(|y| y.checked_add(plane(ch, stride, 2 * cw)?))
             }
+            PixelFormat::Yuv420 => return Err(bad("Yuv420 frames have three planes: see ImageView::planar".into())),
             PixelFormat::I420 => {
                 let cs = stride.div_ceil(2);
                 let chroma = cs.checked_mul(ch);
@@ -229,6 +297,12 @@ impl<'a> ImageView<'a> {
                 let u0 = s * self.height as usize;
                 let i = (y / 2) * cs + x / 2;
                 yuv_to_rgb(luma, d[u0 + i], d[u0 + cs * ch + i])
+            }
+            PixelFormat::Yuv420 => {
+                // Validated at construction: chroma is present for this format.
+                let c = self.chroma.as_ref().expect("a Yuv420 view has chroma planes");
+                let i = (y / 2) * c.row_stride + (x / 2) * c.pixel_stride;
+                yuv_to_rgb(d[y * s + x], c.u[i], c.v[i])
             }
         }
     }
@@ -347,6 +421,7 @@ impl Image {
             stride: self.width as usize * 3,
             format: PixelFormat::Rgb8,
             rotation: Rotation::R0,
+            chroma: None,
         }
     }
     /// The pixels of the rectangle `x..x+w`, `y..y+h` (which must lie inside the image) as a new image.
@@ -573,5 +648,54 @@ mod tests {
         assert!(img.crop(3, 0, 2, 1).is_err());
         assert!(img.crop(0, 0, 0, 1).is_err());
         assert!(img.crop(u32::MAX, 0, 2, 1).is_err());
+    }
+
+    /// Android YUV_420_888 at pixel stride 1 (planar) and 2 (interleaved, two views into one V/U buffer), padded
+    /// rows, and iOS bi-planar: the same pixels as the packed I420/NV21 path.
+    #[test]
+    fn planar_frames_equal_the_packed_path() {
+        let (w, h) = (7u32, 5u32);
+        let (cw, ch) = (4usize, 3usize);
+        let ys: Vec<u8> = (0..w * h).map(|i| (i * 37 % 251) as u8).collect();
+        let us: Vec<u8> = (0..cw * ch).map(|i| (60 + i * 13) as u8).collect();
+        let vs: Vec<u8> = (0..cw * ch).map(|i| (200 - i * 11) as u8).collect();
+        let mut i420 = ys.clone();
+        i420.extend(&us);
+        i420.extend(&vs);
+        let packed = ImageView::new(&i420, w, h, w as usize, PixelFormat::I420, Rotation::R90).unwrap().to_image();
+        // Planar, Y rows padded to 16, chroma rows padded to 8, last rows short.
+        let pad = |p: &[u8], row: usize, stride: usize| -> Vec<u8> {
+            let mut out = Vec::new();
+            for (k, r) in p.chunks(row).enumerate() {
+                out.extend_from_slice(r);
+                if k + 1 < p.len() / row {
+                    out.resize(out.len() + stride - row, 0xEE);
+                }
+            }
+            out
+        };
+        let (y16, u8s, v8s) = (pad(&ys, w as usize, 16), pad(&us, cw, 8), pad(&vs, cw, 8));
+        let v = ImageView::planar(&y16, 16, &u8s, &v8s, 8, 1, w, h, Rotation::R90).unwrap();
+        assert_eq!(v.to_image(), packed);
+        // Pixel stride 2: one V/U interleaved buffer (NV21 order), U = base + 1, V = base.
+        let mut vu = Vec::new();
+        for r in 0..ch {
+            for c in 0..cw {
+                vu.extend([vs[r * cw + c], us[r * cw + c]]);
+            }
+        }
+        // Packed NV21 needs a stride of 8 for 4 V/U pairs a row: Y rows padded to 8 as well.
+        let y8: Vec<u8> = ys.chunks(w as usize).flat_map(|r| r.iter().copied().chain([0xEE])).collect();
+        let nv21: Vec<u8> = y8.iter().chain(&vu).copied().collect();
+        let packed = ImageView::new(&nv21, w, h, 8, PixelFormat::Nv21, Rotation::R0).unwrap().to_image();
+        let v = ImageView::planar(&ys, w as usize, &vu[1..], &vu[..vu.len() - 1], 2 * cw, 2, w, h, Rotation::R0).unwrap();
+        assert_eq!(v.to_image(), packed);
+        // Bad layouts are errors, not panics.
+        assert!(ImageView::planar(&ys, w as usize, &vu[1..], &vu[..5], 2 * cw, 2, w, h, Rotation::R0).is_err());
+        assert!(ImageView::planar(&ys, w as usize, &us, &vs, cw, 0, w, h, Rotation::R0).is_err());
+        assert!(ImageView::planar(&ys, w as usize, &us, &vs, cw - 1, 1, w, h, Rotation::R0).is_err());
+        assert!(ImageView::planar(&ys[..10], w as usize, &us, &vs, cw, 1, w, h, Rotation::R0).is_err());
+        assert!(ImageView::planar(&ys, w as usize, &us, &vs, usize::MAX, 1, w, h, Rotation::R0).is_err());
+        assert!(ImageView::new(&nv21, w, h, w as usize, PixelFormat::Yuv420, Rotation::R0).is_err());
     }
 }

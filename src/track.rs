@@ -9,7 +9,7 @@
 //!   track at once, so an identity is never carried across a cut to another face.
 //! - **Evidence.** A face is aligned, quality-checked, liveness-checked and embedded only when its capture is
 //!   worth it: until a track has `min_captures` good captures, one every `capture_gap` frames; after that,
-//!   only a capture clearly better than its best (a cheap score from detector confidence, face size and
+//!   only a capture clearly (25 %) better than its best (a cheap score from detector confidence, face size and
 //!   head pose decides, before any model runs). The captures' unit embeddings are averaged with their
 //!   quality scores as weights; liveness scores are averaged too.
 //! - **Decision.** Once a track has `min_captures` good captures (or `decide_within` frames have passed),
@@ -96,7 +96,6 @@ impl TrackerOptions {
 }
 
 /// Where a track is in its life.
-#[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrackState {
     /// First frame of the track.
@@ -108,7 +107,6 @@ pub enum TrackState {
 }
 
 /// The outcome of a decision.
-#[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// The reference matched: the gallery identity in `identity`, or the template.
@@ -281,6 +279,13 @@ impl<'a> Tracker<'a> {
         &self.options
     }
 
+    /// New settings, from the next frame on.
+    pub fn set_options(&mut self, options: TrackerOptions) -> Result<()> {
+        options.validate()?;
+        self.options = options;
+        Ok(())
+    }
+
     /// Forgets every track (no events): for a new stream on the same tracker.
     pub fn reset(&mut self) {
         self.slots.clear();
@@ -326,9 +331,11 @@ impl<'a> Tracker<'a> {
             s.track.face = predicted(&s.track.face, &s.velocity);
             s.track.age += 1;
         }
+        // A track unseen twice in its own region may have moved out of it: search the whole frame then too,
+        // but not more often than every third frame (a crowd always has someone turned away).
         let full = self.slots.is_empty()
             || self.since_full + 1 >= self.options.detect_every
-            || self.slots.iter().any(|s| s.track.missed > 0);
+            || (self.since_full >= 2 && self.slots.iter().any(|s| s.track.missed >= 2));
         let mut seen = vec![None; self.slots.len()];
         if full {
             self.since_full = 0;
@@ -372,6 +379,8 @@ impl<'a> Tracker<'a> {
                 None => {
                     s.track.missed += 1;
                     s.track.face.score = 0.0;
+                    // Unseen: trust the motion less every frame, so the prediction does not run away.
+                    s.velocity.iter_mut().for_each(|v| *v *= 0.5);
                 }
             }
         }
@@ -451,7 +460,7 @@ impl<'a> Tracker<'a> {
         Ok(faces
             .into_iter()
             .map(|d| (predicted.iou(&d), d))
-            .filter(|(iou, _)| *iou >= self.options.min_iou)
+            .filter(|(iou, d)| *iou >= self.options.min_iou || centre_inside(d, predicted))
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, d)| d))
     }
@@ -480,10 +489,11 @@ impl<'a> Tracker<'a> {
         let o = &self.options;
         let s = &self.slots[i];
         let score = capture_score(&s.track.face);
-        // Spaced captures while gathering evidence; afterwards only a clearly better one (and never two
-        // attempts closer than the gap, so a refused capture is not retried every frame).
+        // Spaced captures while gathering evidence; afterwards only a clearly better one — a quarter better
+        // than the best, as a face walking towards the camera keeps improving — and never two attempts closer
+        // than the gap, so a refused capture is not retried every frame.
         let due = s.last_capture.is_none_or(|l| f >= l + o.capture_gap as u64)
-            && (s.track.captures < o.min_captures || score > 1.1 * s.best_score);
+            && (s.track.captures < o.min_captures || score > 1.25 * s.best_score);
         if !due || score <= 0.0 {
             return Ok(());
         }
@@ -583,6 +593,13 @@ fn associate(slots: &[Slot], dets: &[Face], min_iou: f32) -> Vec<(usize, usize)>
         }
     }
     out
+}
+
+/// Whether `d`'s centre lies inside `f`'s box: a face found at a finer scale inside a track's region can have
+/// a tighter box than the coarse full-frame one it continues, and so a low IoU with it.
+fn centre_inside(d: &Face, f: &Face) -> bool {
+    let (cx, cy) = (d.x + d.width / 2.0, d.y + d.height / 2.0);
+    cx >= f.x && cx <= f.x + f.width && cy >= f.y && cy <= f.y + f.height
 }
 
 /// The box (and landmarks) moved on by one frame of `velocity` (centre x, y, width, height per frame).

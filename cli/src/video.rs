@@ -84,7 +84,8 @@ impl Frames {
         let mut child = Command::new("ffmpeg")
             .args(["-v", "error", "-nostdin", "-i"])
             .arg(input)
-            .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+            // passthrough: every decoded frame once (the default constant-rate output repeats frames to fill gaps).
+            .args(["-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

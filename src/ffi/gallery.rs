@@ -24,7 +24,7 @@ pub struct fk_hit {
     pub similarity: f32,
 }
 
-unsafe fn gallery_ref<'a>(p: *const fk_gallery) -> Result<&'a Gallery, Error> {
+pub(super) unsafe fn gallery_ref<'a>(p: *const fk_gallery) -> Result<&'a Gallery, Error> {
     let g = nn(p, "gallery")?;
     if g.magic != GALLERY_MAGIC {
         return Err(Error::invalid("gallery: not an fk_gallery handle (freed or wrong pointer)"));

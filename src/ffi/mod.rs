@@ -9,6 +9,7 @@
 #![allow(unsafe_code, non_camel_case_types, clippy::missing_safety_doc)]
 
 mod gallery;
+mod track;
 
 use crate::compare::OperatingPoint;
 use crate::detect::Face;
@@ -21,6 +22,7 @@ use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use gallery::*;
+pub use track::*;
 
 /// Status codes. `FK_OK` is 0; every error is a distinct positive value. Stable across versions.
 #[repr(C)]
@@ -442,7 +444,13 @@ pub unsafe extern "C" fn fk_engine_threshold(engine: *const fk_engine, operating
 
 /// A caller's frame. `data` holds at least the bytes the layout needs (see `fk_format`); `stride` is the
 /// byte distance between rows (luma rows for YUV). `format` is an `fk_format` value, `rotation` the clockwise
-/// degrees (0, 90, 180, 270) that make the frame upright. facekit never keeps the pointer after a call.
+/// degrees (0, 90, 180, 270) that make the frame upright. facekit never keeps the pointers after a call.
+///
+/// `FK_FORMAT_YUV420` frames come as the camera delivers them, without a copy: `data`/`len`/`stride` are the
+/// Y plane and `u`, `v` the chroma planes (`u_len`, `v_len` bytes), ceil(height/2) rows `uv_stride` bytes
+/// apart, samples `uv_pixel_stride` bytes apart. Android `YUV_420_888`: the three `Image.Plane` buffers with
+/// their row and pixel strides. iOS bi-planar `CVPixelBuffer`: plane 0 is Y; plane 1 is CbCr, so `u` is its
+/// base, `v` its base + 1, pixel stride 2. For every other format leave the chroma fields zero.
 #[repr(C)]
 pub struct fk_image {
     pub data: *const u8,
@@ -452,6 +460,12 @@ pub struct fk_image {
     pub stride: usize,
     pub format: i32,
     pub rotation: i32,
+    pub u: *const u8,
+    pub u_len: usize,
+    pub v: *const u8,
+    pub v_len: usize,
+    pub uv_stride: usize,
+    pub uv_pixel_stride: usize,
 }
 
 /// Pixel formats for `fk_image.format` (values of `PixelFormat`).
@@ -467,6 +481,8 @@ pub enum fk_format {
     FK_FORMAT_NV12 = 7,
     /// Y plane, then U, then V planes with stride ceil(stride/2).
     FK_FORMAT_I420 = 8,
+    /// Three separately addressed 4:2:0 planes (`fk_image.u`, `.v`, `.uv_stride`, `.uv_pixel_stride`).
+    FK_FORMAT_YUV420 = 9,
 }
 
 /// Operating points for decisions (`fk_match.operating_point`): the false-accept rate is 10^-value.
@@ -505,7 +521,7 @@ pub unsafe extern "C" fn fk_image_load(path: *const c_char, out: *mut fk_image) 
         let (w, h) = (img.width(), img.height());
         let pixels: Box<[u8]> = img.into_pixels().into_boxed_slice();
         let len = pixels.len();
-        *o = fk_image { data: Box::into_raw(pixels) as *const u8, len, width: w, height: h, stride: w as usize * 3, format: 1, rotation: 0 };
+        *o = fk_image { data: Box::into_raw(pixels) as *const u8, len, width: w, height: h, stride: w as usize * 3, format: 1, ..EMPTY_IMAGE };
         Ok(())
     })
 }
@@ -519,17 +535,39 @@ pub unsafe extern "C" fn fk_image_release(image: *mut fk_image) {
             if !i.data.is_null() && i.len > 0 {
                 drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(i.data as *mut u8, i.len)));
             }
-            *i = fk_image { data: std::ptr::null(), len: 0, width: 0, height: 0, stride: 0, format: 0, rotation: 0 };
+            *i = EMPTY_IMAGE;
         }
     })
 }
+
+const EMPTY_IMAGE: fk_image = fk_image {
+    data: std::ptr::null(),
+    len: 0,
+    width: 0,
+    height: 0,
+    stride: 0,
+    format: 0,
+    rotation: 0,
+    u: std::ptr::null(),
+    u_len: 0,
+    v: std::ptr::null(),
+    v_len: 0,
+    uv_stride: 0,
+    uv_pixel_stride: 0,
+};
 
 unsafe fn image_from(img: *const fk_image) -> Result<Image, Error> {
     let d = nn(img, "image")?;
     let data = slice(d.data, d.len, "image.data")?;
     let format = PixelFormat::from_i32(d.format).ok_or_else(|| Error::invalid(format!("unknown pixel format {}", d.format)))?;
     let rotation = Rotation::from_degrees(d.rotation).ok_or_else(|| Error::invalid(format!("rotation {} is not 0/90/180/270", d.rotation)))?;
-    Ok(ImageView::new(data, d.width, d.height, d.stride, format, rotation)?.to_image())
+    let view = if format == PixelFormat::Yuv420 {
+        let (u, v) = (slice(d.u, d.u_len, "image.u")?, slice(d.v, d.v_len, "image.v")?);
+        ImageView::planar(data, d.stride, u, v, d.uv_stride, d.uv_pixel_stride, d.width, d.height, rotation)?
+    } else {
+        ImageView::new(data, d.width, d.height, d.stride, format, rotation)?
+    };
+    Ok(view.to_image())
 }
 
 fn check_face(f: &Face) -> Result<(), Error> {

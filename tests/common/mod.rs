@@ -40,3 +40,27 @@ pub fn engine_640() -> &'static Engine {
         Engine::from_dir(models(), o).expect("engine loads")
     })
 }
+
+/// Every frame of a shared clip (`data/video/NAME`), decoded once each by ffmpeg exactly as `facekit track`
+/// does (Debian's `ffmpeg`; `.ci/run` installs it).
+pub fn video(name: &str) -> Vec<facekit::Image> {
+    use std::process::Command;
+    let path = data("video").join(name);
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "csv=p=0:s=x"])
+        .arg(&path)
+        .output()
+        .expect("ffprobe (Debian package ffmpeg)");
+    let dims = String::from_utf8_lossy(&probe.stdout);
+    let (w, h) = dims.trim().trim_end_matches('x').split_once('x').expect("WxH");
+    let (w, h): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(&path)
+        .args(["-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(out.status.success(), "ffmpeg failed on {name}");
+    let n = (w * h * 3) as usize;
+    out.stdout.chunks_exact(n).map(|c| facekit::Image::from_rgb(w, h, c.to_vec()).unwrap()).collect()
+}

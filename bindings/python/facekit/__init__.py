@@ -121,6 +121,13 @@ class _FkImage(ctypes.Structure):
         ("stride", ctypes.c_size_t),
         ("format", ctypes.c_int32),
         ("rotation", ctypes.c_int32),
+        # FK_FORMAT_YUV420 only: the chroma planes
+        ("u", ctypes.c_void_p),
+        ("u_len", ctypes.c_size_t),
+        ("v", ctypes.c_void_p),
+        ("v_len", ctypes.c_size_t),
+        ("uv_stride", ctypes.c_size_t),
+        ("uv_pixel_stride", ctypes.c_size_t),
     ]
 
 

@@ -111,7 +111,8 @@ public struct Image {
         return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> R in
             var img = fk_image(data: raw.bindMemory(to: UInt8.self).baseAddress, len: raw.count,
                                width: UInt32(width), height: UInt32(height), stride: stride,
-                               format: format.rawValue, rotation: Int32(truncatingIfNeeded: rotation))
+                               format: format.rawValue, rotation: Int32(truncatingIfNeeded: rotation),
+                               u: nil, u_len: 0, v: nil, v_len: 0, uv_stride: 0, uv_pixel_stride: 0)
             return try withUnsafePointer(to: &img) { try body($0) }
         }
     }
