@@ -709,8 +709,9 @@ mod tests {
             best_embedding: None,
         };
         let slots = [slot(face_at(0.0, 0.0, 100.0)), slot(face_at(60.0, 0.0, 100.0))];
-        let dets = [face_at(55.0, 0.0, 100.0), face_at(5.0, 0.0, 100.0), face_at(500.0, 0.0, 100.0)];
-        assert_eq!(associate(&slots, &dets, 0.3), vec![(1, 0), (0, 1)]);
+        // Detection 0 overlaps both tracks; track 0's best match (detection 1) is the better pair and goes first.
+        let dets = [face_at(40.0, 0.0, 100.0), face_at(2.0, 0.0, 100.0), face_at(500.0, 0.0, 100.0)];
+        assert_eq!(associate(&slots, &dets, 0.3), vec![(0, 1), (1, 0)]);
     }
 
     #[test]
