@@ -3,6 +3,7 @@
  * Prints one line per check; exits non-zero on the first failure. Run by tests/c_abi.rs (also under valgrind). */
 #include "facekit.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,64 @@ static void happy(void) {
     fk_gallery_free(g);
     unlink(gpath);
 
+    /* The same photo as camera planes: Y, and U/V interleaved at pixel stride 2 (Android YUV_420_888 as most
+     * phones fill it; full-range BT.601). Found where the RGB path finds it. */
+    {
+        const uint32_t w = a.width, h = a.height, cw2 = (w + 1) / 2, ch2 = (h + 1) / 2;
+        uint8_t *y = malloc((size_t)w * h), *vu = malloc((size_t)cw2 * 2 * ch2);
+        for (uint32_t r = 0; r < h; r++)
+            for (uint32_t x = 0; x < w; x++) {
+                const uint8_t *p = a.data + r * a.stride + 3 * x;
+                float Y = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+                y[r * w + x] = (uint8_t)(Y + 0.5f);
+                if (r % 2 == 0 && x % 2 == 0) {
+                    float U = 128.0f + 0.5643f * (p[2] - Y), V = 128.0f + 0.7133f * (p[0] - Y);
+                    vu[(r / 2) * cw2 * 2 + x] = (uint8_t)(V < 0 ? 0 : V > 255 ? 255 : V + 0.5f);
+                    vu[(r / 2) * cw2 * 2 + x + 1] = (uint8_t)(U < 0 ? 0 : U > 255 ? 255 : U + 0.5f);
+                }
+            }
+        fk_image planar = {.data = y, .len = (size_t)w * h, .width = w, .height = h, .stride = w, .format = FK_FORMAT_YUV420,
+                           .u = vu + 1, .u_len = (size_t)cw2 * 2 * ch2 - 1, .v = vu, .v_len = (size_t)cw2 * 2 * ch2 - 1,
+                           .uv_stride = (size_t)cw2 * 2, .uv_pixel_stride = 2};
+        fk_face pf[4];
+        size_t pn = 0;
+        EXPECT(fk_detect(e, &planar, pf, 4, &pn), FK_OK);
+        CHECK(pn == 1 && fabsf(pf[0].x - faces[0].x) < 3 && fabsf(pf[0].y - faces[0].y) < 3, "planar frame: %zu faces at %.1f,%.1f", pn, pn ? pf[0].x : 0.f, pn ? pf[0].y : 0.f);
+        free(y);
+        free(vu);
+    }
+
+    /* The tracker on a still "stream" of one photo, decided against the photo's own embedding (1:1). */
+    {
+        fk_tracker *tr = NULL;
+        EXPECT(fk_tracker_new(e, &tr), FK_OK);
+        EXPECT(fk_tracker_set(tr, "capture_gap", "1"), FK_OK);
+        EXPECT(fk_tracker_set_template(tr, ea, 128), FK_OK);
+        fk_track tk[4];
+        fk_event ev[8];
+        size_t nt = 0, ne = 0;
+        int appeared = 0, decided = 0;
+        for (int f = 0; f < 5; f++) {
+            EXPECT(fk_tracker_update(tr, &a, tk, 4, &nt), FK_OK);
+            CHECK(nt == 1 && tk[0].id == 1 && tk[0].state == (f == 0 ? FK_TRACK_NEW : FK_TRACK_TRACKED), "frame %d: %zu tracks", f, nt);
+            EXPECT(fk_tracker_poll_events(tr, ev, 8, &ne), FK_OK);
+            for (size_t i = 0; i < ne; i++) {
+                appeared += ev[i].kind == FK_EVENT_APPEARED;
+                if (ev[i].kind == FK_EVENT_DECIDED) {
+                    decided++;
+                    CHECK(ev[i].decision.verdict == FK_VERDICT_ACCEPTED && ev[i].decision.similarity > 0.9f, "decision %d %.3f", ev[i].decision.verdict, ev[i].decision.similarity);
+                }
+            }
+        }
+        CHECK(appeared == 1 && decided == 1 && tk[0].decision.verdict == FK_VERDICT_ACCEPTED, "appeared %d decided %d", appeared, decided);
+        float best[128];
+        EXPECT(fk_tracker_best_embedding(tr, tk[0].id, best, 128), FK_OK);
+        EXPECT(fk_tracker_reset(tr), FK_OK);
+        EXPECT(fk_tracker_best_embedding(tr, tk[0].id, best, 128), FK_ERR_NOT_FOUND);
+        fk_tracker_free(tr);
+        printf("tracker: 5 frames, 1 track, decided accepted\n");
+    }
+
     fk_image_release(&a);
     fk_image_release(&b);
     fk_image_release(&c);
@@ -201,7 +260,7 @@ static void bad(void) {
     fk_face faces[4];
     memset(faces, 0x5a, sizeof faces);
     size_t count = 777;
-#define IMG(d, l, w, h, s, f, r) (img = (fk_image){(d), (l), (w), (h), (s), (f), (r)}, &img)
+#define IMG(d, l, w, h, s, f, r) (img = (fk_image){.data = (d), .len = (l), .width = (w), .height = (h), .stride = (s), .format = (f), .rotation = (r)}, &img)
     BAD(fk_detect(e, NULL, faces, 4, &count), FK_ERR_NULL_ARGUMENT);
     BAD(fk_detect(NULL, &good, faces, 4, &count), FK_ERR_NULL_ARGUMENT);
     BAD(fk_detect(e, &good, faces, 4, NULL), FK_ERR_NULL_ARGUMENT);
@@ -219,7 +278,14 @@ static void bad(void) {
     BAD(fk_detect(e, IMG(px, 250 * 250, 250, 250, 250, FK_FORMAT_NV21, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
     BAD(fk_detect(e, IMG(px, 250 * 250 + 2 * 125 * 125 - 1, 250, 250, 250, FK_FORMAT_I420, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
     BAD(fk_detect(e, IMG(px, good.len, 250, 250, 750, 0, 0), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
-    BAD(fk_detect(e, IMG(px, good.len, 250, 250, 750, 9, 0), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_detect(e, IMG(px, good.len, 250, 250, 750, 10, 0), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_detect(e, IMG(px, good.len, 250, 250, 750, FK_FORMAT_YUV420, 0), faces, 4, &count), FK_ERR_NULL_ARGUMENT); /* no U/V planes */
+    img.u = px, img.u_len = 125 * 125, img.v = px, img.v_len = 125 * 125, img.uv_stride = 124, img.uv_pixel_stride = 1;
+    BAD(fk_detect(e, &img, faces, 4, &count), FK_ERR_INVALID_IMAGE); /* chroma row stride too small */
+    img.uv_stride = 125, img.uv_pixel_stride = 0;
+    BAD(fk_detect(e, &img, faces, 4, &count), FK_ERR_INVALID_IMAGE); /* pixel stride 0 */
+    img.uv_pixel_stride = 2;
+    BAD(fk_detect(e, &img, faces, 4, &count), FK_ERR_INVALID_IMAGE); /* planes too short for pixel stride 2 */
     BAD(fk_detect(e, IMG(px, good.len, 250, 250, 750, -1, 0), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
     BAD(fk_detect(e, IMG(px, good.len, 250, 250, 750, FK_FORMAT_RGB8, 45), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
     BAD(fk_detect(e, IMG(px, good.len, 250, 250, 750, FK_FORMAT_RGB8, -90), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
@@ -236,6 +302,45 @@ static void bad(void) {
         bad_cases++;
     }
     for (size_t i = 0; i < sizeof faces; i++) CHECK(((uint8_t *)faces)[i] == 0x5a, "faces untouched");
+
+    /* Tracker. */
+    {
+        fk_tracker *tr = NULL, *none = NULL;
+        fk_track tk[2];
+        fk_event ev[2];
+        size_t n = 5;
+        float v[128] = {0};
+        BAD(fk_tracker_new(NULL, &tr), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_tracker_new(e, NULL), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_tracker_new((const fk_engine *)&good, &none), FK_ERR_INVALID_ARGUMENT); /* not an engine */
+        CHECK(none == NULL, "out untouched");
+        EXPECT(fk_tracker_new(e, &tr), FK_OK);
+        BAD(fk_tracker_update(NULL, &good, tk, 2, &n), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_tracker_update(tr, NULL, tk, 2, &n), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_tracker_update(tr, &good, NULL, 2, &n), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_tracker_update(tr, &good, tk, 2, NULL), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_tracker_update(tr, IMG(px, good.len, 250, 250, 749, FK_FORMAT_RGB8, 0), tk, 2, &n), FK_ERR_INVALID_IMAGE);
+        BAD(fk_tracker_update(tr, IMG(px, 10, 250, 250, 750, FK_FORMAT_RGB8, 0), tk, 2, &n), FK_ERR_INVALID_IMAGE);
+        CHECK(n == 5, "count untouched");
+        BAD(fk_tracker_set(tr, "detect_every", "0"), FK_ERR_INVALID_ARGUMENT);
+        BAD(fk_tracker_set(tr, "detect_every", "2.5"), FK_ERR_INVALID_ARGUMENT);
+        BAD(fk_tracker_set(tr, "roi_scale", "nan"), FK_ERR_INVALID_ARGUMENT);
+        BAD(fk_tracker_set(tr, "no_such_option", "1"), FK_ERR_INVALID_ARGUMENT);
+        BAD(fk_tracker_set(tr, NULL, "1"), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_tracker_set_template(tr, v, 128), FK_ERR_INVALID_ARGUMENT); /* zero vector */
+        v[0] = 1;
+        BAD(fk_tracker_set_template(tr, v, 127), FK_ERR_INVALID_ARGUMENT);
+        BAD(fk_tracker_set_gallery(tr, (const fk_gallery *)&good), FK_ERR_INVALID_ARGUMENT); /* not a gallery */
+        BAD(fk_tracker_poll_events(tr, NULL, 2, &n), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_tracker_poll_events(tr, ev, 2, NULL), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_tracker_best_embedding(tr, 1, v, 128), FK_ERR_NOT_FOUND);
+        BAD(fk_tracker_reset(NULL), FK_ERR_NULL_ARGUMENT);
+        EXPECT(fk_tracker_set_gallery(tr, NULL), FK_OK);
+        EXPECT(fk_tracker_update(tr, &good, NULL, 0, &n), FK_OK); /* count only */
+        CHECK(n == 1, "one face tracked");
+        fk_tracker_free(tr);
+        fk_tracker_free(NULL);
+    }
 
     /* Align / embed / compare / verify / quality. */
     uint8_t crop[112 * 112 * 3];
