@@ -8,6 +8,7 @@ S=${FACEKIT_SHARED:-../shared}
 V=$S/data/video
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+ln -sf libfacekit.so target/release/libfacekit.so.0   # the SONAME (packaging/install.sh does this when installing)
 cc -std=c11 -Wall -Wextra -Werror examples/c/door_gate.c -Iinclude -Ltarget/release -lfacekit -Wl,-rpath,"$PWD/target/release" -o "$tmp/door_gate"
 mkdir "$tmp/people"
 # One photo per person: a frame one second into their first clip.
