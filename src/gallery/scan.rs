@@ -2,7 +2,9 @@
 //!
 //! The kernels are plain fixed-width array loops over `as_chunks`, safe code with nothing target-specific,
 //! which LLVM vectorises. Each is compiled for several CPU targets and the best one the CPU supports is
-//! picked at run time (see [`dispatched!`]), so one portable build uses AVX-512 or AVX2 where present.
+//! picked at run time ([`crate::simd`]), so one portable build uses AVX-512 or AVX2 where present.
+
+use crate::simd::dispatched;
 
 /// Width of one int8 column block; int8 rows and the widened query are zero-padded to a multiple of it.
 pub(super) const I8_LANES: usize = 64;
@@ -42,21 +44,6 @@ fn round(v: f32) -> f32 {
 /// Largest absolute value; positive for the unit vectors this is called with.
 fn max_abs(v: &[f32]) -> f32 {
     v.iter().fold(0.0f32, |m, x| m.max(x.abs()))
-}
-
-/// CPU targets the kernels are compiled for, picked at run time by `multiversion` (the first the CPU has;
-/// otherwise the build's baseline: SSE2 on x86_64, NEON on aarch64). Its AVX-512 target stands for the
-/// Ice Lake feature set (multiversion adds the rest), so older AVX-512 parts, which slow their clocks on
-/// 512-bit work, take the AVX2 code. SSE4.1 brings the sign-extending loads that plain SSE2 has to emulate.
-macro_rules! dispatched {
-    ($item:item) => {
-        #[multiversion::multiversion(targets(
-            "x86_64+avx512f+avx512bw+avx512vl+avx512vnni",
-            "x86_64+avx2+fma",
-            "x86_64+sse4.1",
-        ))]
-        $item
-    };
 }
 
 /// Rows scored per kernel call: their scores stay in L1, and one comparison of the block's best score with
