@@ -4,6 +4,7 @@
 //! with checked arithmetic: a wrong width/height/stride/length is an [`Error::InvalidImage`], never a panic.
 
 use crate::error::{Error, Result};
+use crate::simd::dispatched;
 use std::path::Path;
 
 /// Largest accepted side, in pixels. Bigger frames are refused rather than risking a huge allocation on a
@@ -258,7 +259,7 @@ impl<'a> ImageView<'a> {
         }
     }
 
-    /// RGB of buffer pixel (x, y). Bounds were validated at construction.
+    /// RGB of buffer pixel (x, y) of a packed (non-YUV) format. Bounds were validated at construction.
     #[inline]
     fn rgb_at(&self, x: usize, y: usize) -> [u8; 3] {
         let d = self.data;
@@ -284,25 +285,8 @@ impl<'a> ImageView<'a> {
                 let g = d[y * s + x];
                 [g, g, g]
             }
-            PixelFormat::Nv21 | PixelFormat::Nv12 => {
-                let luma = d[y * s + x];
-                let c = s * self.height as usize + (y / 2) * s + 2 * (x / 2);
-                let (u, v) = if self.format == PixelFormat::Nv12 { (d[c], d[c + 1]) } else { (d[c + 1], d[c]) };
-                yuv_to_rgb(luma, u, v)
-            }
-            PixelFormat::I420 => {
-                let luma = d[y * s + x];
-                let cs = s.div_ceil(2);
-                let ch = (self.height as usize).div_ceil(2);
-                let u0 = s * self.height as usize;
-                let i = (y / 2) * cs + x / 2;
-                yuv_to_rgb(luma, d[u0 + i], d[u0 + cs * ch + i])
-            }
-            PixelFormat::Yuv420 => {
-                // Validated at construction: chroma is present for this format.
-                let c = self.chroma.as_ref().expect("a Yuv420 view has chroma planes");
-                let i = (y / 2) * c.row_stride + (x / 2) * c.pixel_stride;
-                yuv_to_rgb(d[y * s + x], c.u[i], c.v[i])
+            PixelFormat::Nv21 | PixelFormat::Nv12 | PixelFormat::I420 | PixelFormat::Yuv420 => {
+                unreachable!("YUV frames are converted a row at a time (ImageView::yuv_to_image)")
             }
         }
     }
@@ -311,33 +295,95 @@ impl<'a> ImageView<'a> {
     pub fn to_image(&self) -> Image {
         let (uw, uh) = self.upright_size();
         let (uw, uh) = (uw as usize, uh as usize);
-        let (w, h) = (self.width as usize, self.height as usize);
         let mut out = vec![0u8; uw * uh * 3];
         // Fast path: already upright RGB — copy whole rows.
         if self.format == PixelFormat::Rgb8 && self.rotation == Rotation::R0 {
             for (y, dst) in out.chunks_exact_mut(uw * 3).enumerate() {
                 dst.copy_from_slice(&self.data[y * self.stride..y * self.stride + uw * 3]);
             }
+        } else if matches!(self.format, PixelFormat::Nv21 | PixelFormat::Nv12 | PixelFormat::I420 | PixelFormat::Yuv420) {
+            return self.yuv_to_image();
         } else {
-            for (uy, dst) in out.chunks_exact_mut(uw * 3).enumerate() {
-                for ux in 0..uw {
-                    // Upright pixel (ux, uy) comes from buffer pixel (x, y).
-                    let (x, y) = match self.rotation {
-                        Rotation::R0 => (ux, uy),
-                        Rotation::R90 => (uy, h - 1 - ux),
-                        Rotation::R180 => (w - 1 - ux, h - 1 - uy),
-                        Rotation::R270 => (w - 1 - uy, ux),
-                    };
-                    dst[3 * ux..3 * ux + 3].copy_from_slice(&self.rgb_at(x, y));
-                }
-            }
+            convert(self, &mut out, uw);
         }
         Image { width: uw as u32, height: uh as u32, pixels: out }
+    }
+
+    /// [`to_image`](Self::to_image) for the YUV 4:2:0 formats: a row at a time in buffer order (each row's
+    /// chroma spread to full width first, so that [`yuv_row`] is one vectorisable loop), then rotated as RGB.
+    /// 1280x720 NV21 upright: 0.4x the time of the former pixel-by-pixel conversion (BENCHMARKS.md).
+    fn yuv_to_image(&self) -> Image {
+        let (w, h, s, d) = (self.width as usize, self.height as usize, self.stride, self.data);
+        let mut rgb = vec![0u8; w * h * 3];
+        let (mut u, mut v) = (vec![0u8; w], vec![0u8; w]);
+        for (y, dst) in rgb.chunks_exact_mut(w * 3).enumerate() {
+            match self.format {
+                PixelFormat::Nv21 | PixelFormat::Nv12 => {
+                    // Interleaved chroma plane after the luma plane, one pair per 2x2 pixels.
+                    let c = s * h + (y / 2) * s;
+                    let (iu, iv) = if self.format == PixelFormat::Nv12 { (0, 1) } else { (1, 0) };
+                    for (x, (u, v)) in u.iter_mut().zip(v.iter_mut()).enumerate() {
+                        (*u, *v) = (d[c + 2 * (x / 2) + iu], d[c + 2 * (x / 2) + iv]);
+                    }
+                }
+                PixelFormat::Yuv420 => {
+                    // Separate planes with their own row and pixel strides (validated at construction).
+                    let c = self.chroma.as_ref().expect("a Yuv420 view has chroma planes");
+                    let row = (y / 2) * c.row_stride;
+                    for (x, (u, v)) in u.iter_mut().zip(v.iter_mut()).enumerate() {
+                        let i = row + (x / 2) * c.pixel_stride;
+                        (*u, *v) = (c.u[i], c.v[i]);
+                    }
+                }
+                _ => {
+                    // I420: U plane then V plane, each ceil(stride / 2) wide and ceil(height / 2) high.
+                    let (cs, ch) = (s.div_ceil(2), h.div_ceil(2));
+                    let (u0, v0) = (s * h + (y / 2) * cs, s * h + cs * ch + (y / 2) * cs);
+                    for (x, (u, v)) in u.iter_mut().zip(v.iter_mut()).enumerate() {
+                        (*u, *v) = (d[u0 + x / 2], d[v0 + x / 2]);
+                    }
+                }
+            }
+            yuv_row(&d[y * s..y * s + w], &u, &v, dst);
+        }
+        if self.rotation == Rotation::R0 {
+            return Image { width: w as u32, height: h as u32, pixels: rgb };
+        }
+        ImageView { data: &rgb, width: self.width, height: self.height, stride: w * 3, format: PixelFormat::Rgb8, rotation: self.rotation, chroma: None }
+            .to_image()
+    }
+}
+
+dispatched! {
+/// One row of YUV (chroma at full width) to RGB. Dispatched per CPU: from SSE4.1 on, the rounding in
+/// [`yuv_to_rgb`] is inline and vectorised instead of a libm call per channel.
+fn yuv_row(luma: &[u8], u: &[u8], v: &[u8], out: &mut [u8]) {
+    for (((o, &y), &u), &v) in out.chunks_exact_mut(3).zip(luma).zip(u).zip(v) {
+        o.copy_from_slice(&yuv_to_rgb(y, u, v));
+    }
+}
+}
+
+/// The pixel-by-pixel part of [`ImageView::to_image`] for packed formats into `out` (rows of `uw` upright RGB
+/// pixels). Compiled for the baseline only: AVX2/AVX-512 builds of this gather-like loop measured no faster.
+fn convert(view: &ImageView, out: &mut [u8], uw: usize) {
+    let (w, h) = (view.width as usize, view.height as usize);
+    for (uy, dst) in out.chunks_exact_mut(uw * 3).enumerate() {
+        for ux in 0..uw {
+            // Upright pixel (ux, uy) comes from buffer pixel (x, y).
+            let (x, y) = match view.rotation {
+                Rotation::R0 => (ux, uy),
+                Rotation::R90 => (uy, h - 1 - ux),
+                Rotation::R180 => (w - 1 - ux, h - 1 - uy),
+                Rotation::R270 => (w - 1 - uy, ux),
+            };
+            dst[3 * ux..3 * ux + 3].copy_from_slice(&view.rgb_at(x, y));
+        }
     }
 }
 
 /// BT.601 full-range (JFIF) YUV → RGB, the range Android and iOS cameras use for their YUV 4:2:0 output.
-#[inline]
+#[inline(always)]
 fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
     let (y, u, v) = (y as f32, u as f32 - 128.0, v as f32 - 128.0);
     let c = |x: f32| x.round().clamp(0.0, 255.0) as u8;
@@ -604,6 +650,58 @@ mod tests {
         assert!(p.pixels()[0] > 200 && p.pixels()[2] < 140);
         // Too short a chroma plane is an error.
         assert!(ImageView::new(&nv[..5], 2, 2, 2, PixelFormat::Nv21, Rotation::R0).is_err());
+    }
+
+    #[test]
+    fn yuv_rows_equal_the_pixel_by_pixel_definition() {
+        // Odd sizes (a chroma pair covering one column or row), stride beyond the width, every rotation and
+        // every byte value: the row-at-a-time conversion (dispatched to this CPU's SIMD) must give exactly
+        // the RGB of each pixel's own Y, U, V read by the plane layout of PixelFormat.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for (w, h, stride) in [(1usize, 1usize, 2usize), (7, 5, 9), (64, 3, 64), (33, 34, 40)] {
+            let len = stride * h + stride.div_ceil(2) * h.div_ceil(2) * 2 + stride;
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            for format in [PixelFormat::Nv21, PixelFormat::Nv12, PixelFormat::I420] {
+                let yuv = |x: usize, y: usize| {
+                    let luma = data[y * stride + x];
+                    let (u, v) = match format {
+                        PixelFormat::I420 => {
+                            let (cs, ch) = (stride.div_ceil(2), h.div_ceil(2));
+                            let i = stride * h + (y / 2) * cs + x / 2;
+                            (data[i], data[i + cs * ch])
+                        }
+                        _ => {
+                            let c = stride * h + (y / 2) * stride + 2 * (x / 2);
+                            if format == PixelFormat::Nv12 { (data[c], data[c + 1]) } else { (data[c + 1], data[c]) }
+                        }
+                    };
+                    yuv_to_rgb(luma, u, v)
+                };
+                for rotation in [Rotation::R0, Rotation::R90, Rotation::R180, Rotation::R270] {
+                    let view = ImageView::new(&data, w as u32, h as u32, stride, format, rotation).unwrap();
+                    let img = view.to_image();
+                    let (uw, uh) = view.upright_size();
+                    assert_eq!((img.width(), img.height()), (uw, uh));
+                    for (i, px) in img.pixels().chunks_exact(3).enumerate() {
+                        let (ux, uy) = (i % uw as usize, i / uw as usize);
+                        let (x, y) = match rotation {
+                            Rotation::R0 => (ux, uy),
+                            Rotation::R90 => (uy, h - 1 - ux),
+                            Rotation::R180 => (w - 1 - ux, h - 1 - uy),
+                            Rotation::R270 => (w - 1 - uy, ux),
+                        };
+                        assert_eq!(px, yuv(x, y), "{format:?} {w}x{h} {rotation:?} at upright ({ux}, {uy})");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub mod image;
 mod infer;
 pub mod pack;
 pub mod quality;
+mod simd;
 pub mod track;
 
 pub use compare::{Match, OperatingPoint};

@@ -31,7 +31,9 @@ pub struct BenchArgs {
 
 #[derive(Subcommand, Debug)]
 enum BenchWhat {
-    /// 1:N search speed on synthetic templates: int8 scan + exact re-rank against the exact f32 scan.
+    /// 1:N search speed on synthetic templates: int8 scan + exact re-rank against the exact f32 scan; with
+    /// --faiss, against FAISS (IndexScalarQuantizer QT_8bit and IndexFlatIP) on the same data in alternating
+    /// rounds, single thread, and against one plain read of the int8 matrix.
     Gallery {
         /// Templates (one identity each).
         #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=50_000_000).map(|v| v as usize))]
@@ -40,6 +42,18 @@ enum BenchWhat {
         dim: usize,
         #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=1_000_000).map(|v| v as usize))]
         queries: usize,
+        /// Compare with FAISS (faiss-cpu from PyPI, installed by the script if missing).
+        #[arg(long)]
+        faiss: bool,
+        /// Alternating rounds with --faiss.
+        #[arg(long, value_name = "N", default_value_t = 7, requires = "faiss", value_parser = clap::value_parser!(u32).range(1..=100).map(|v| v as usize))]
+        rounds: usize,
+        /// Threads of the extra multi-threaded figure with --faiss.
+        #[arg(long, value_name = "N", default_value_t = 2, requires = "faiss", value_parser = clap::value_parser!(u32).range(1..=256).map(|v| v as usize))]
+        threads: usize,
+        /// The FAISS side (run with python3).
+        #[arg(long, value_name = "FILE", default_value = "bench/faiss_gallery.py", requires = "faiss")]
+        faiss_script: PathBuf,
         #[arg(long)]
         json: bool,
     },
@@ -50,7 +64,21 @@ enum BenchWhat {
 
 pub fn bench(m: &ModelArgs, b: BenchArgs) -> Result<Code, Error> {
     match b.what {
-        Some(BenchWhat::Gallery { size, dim, queries, json }) => gallery(size, dim, queries, json),
+        Some(BenchWhat::Gallery { size, dim, queries, faiss: false, json, .. }) => gallery(size, dim, queries, json),
+        Some(BenchWhat::Gallery { size, dim, queries, faiss: true, rounds, threads, faiss_script, json }) => {
+            let config = facekit::gallery::bench::FaissBenchConfig {
+                size,
+                dim,
+                queries,
+                rounds,
+                threads,
+                seed: 42,
+                python: "python3".into(),
+                script: faiss_script,
+            };
+            print(serde_json::to_value(facekit::gallery::bench::bench_with_faiss(&config)?).expect("report serialises"), json);
+            Ok(Code::Ok)
+        }
         Some(BenchWhat::Track(a)) => crate::track::bench(m, a),
         None => stages(m, &b),
     }

@@ -546,6 +546,51 @@ fn bench_smoke() {
     assert_eq!((empty.recall_at_1_int8_vs_f32, empty.size), (1.0, 0));
 }
 
+fn faiss_config(python: &str, script: PathBuf) -> bench::FaissBenchConfig {
+    bench::FaissBenchConfig { size: 3000, dim: 32, queries: 10, rounds: 2, threads: 2, seed: 3, python: python.into(), script }
+}
+
+fn faiss_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/faiss_gallery.py")
+}
+
+#[test]
+fn faiss_bench_reports_bad_setups_as_errors() {
+    let mut zero_rounds = faiss_config("python3", faiss_script());
+    zero_rounds.rounds = 0;
+    assert_invalid(bench::bench_with_faiss(&zero_rounds));
+    let no_python = bench::bench_with_faiss(&faiss_config("/nonexistent/python3", faiss_script()));
+    assert!(matches!(no_python, Err(Error::Io { .. })), "{no_python:?}");
+    // The interpreter runs but the script is missing: it exits without the ready line, and no scratch file
+    // or child process is left behind.
+    let no_script = bench::bench_with_faiss(&faiss_config("python3", PathBuf::from("/nonexistent/faiss.py")));
+    assert!(matches!(&no_script, Err(Error::Internal(m)) if m.contains("without an answer")), "{no_script:?}");
+    let scratch = std::env::temp_dir().join(format!("facekit-faiss-bench-{}", std::process::id()));
+    assert!(!scratch.exists());
+}
+
+/// The real FAISS comparison on a small gallery (installs faiss-cpu with pip if missing):
+/// `cargo test --release -- --ignored --nocapture faiss_bench_small`
+#[test]
+#[ignore = "needs faiss-cpu (the script installs it with pip)"]
+fn faiss_bench_small() {
+    let r = bench::bench_with_faiss(&faiss_config("python3", faiss_script())).unwrap();
+    println!("{}", serde_json::to_string_pretty(&r).unwrap());
+    assert_eq!((r.size, r.dim, r.queries, r.rounds, r.per_round.len()), (3000, 32, 10, 2, 2));
+    assert!(r.recall_at_1_int8_vs_f32 >= 0.9, "{r:?}");
+    // Both sides searched the same templates with the same queries: 8 of the 10 queries are a template plus
+    // noise (cosine ~0.8 to it, against < 0.7 to any other of 3000 random templates at 32 dims), which FAISS's
+    // exact and SQ8 indexes both rank first; data mixed up between the two sides would fail this.
+    assert!(r.faiss_sq8_recall_at_1_vs_flat >= 0.8, "{r:?}");
+    let m = &r.median;
+    assert!(m.ms_per_search_int8 > 0.0 && m.faiss_sq8_ms > 0.0 && m.faiss_flat_ms > 0.0 && m.read_ms > 0.0);
+    // The CLI prints this JSON: the headline keys sit at its top level.
+    let json = serde_json::to_value(&r).unwrap();
+    for key in ["ms_per_search_int8", "faiss_sq8_ms", "ratio_to_faiss_sq8", "faiss_flat_ms", "read_ms"] {
+        assert!(json[key].is_f64(), "{key} missing in {json}");
+    }
+}
+
 /// `cargo test --release -- --ignored --nocapture bench_100k`
 #[test]
 #[ignore = "benchmark: run in release with --ignored --nocapture"]
