@@ -34,6 +34,7 @@ pub mod image;
 mod infer;
 pub mod pack;
 pub mod quality;
+mod read;
 
 pub use compare::{Match, OperatingPoint};
 pub use detect::{DetectParams, Face};
