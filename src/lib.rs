@@ -28,6 +28,8 @@ pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gallery;
 pub mod eval;
 pub mod image;

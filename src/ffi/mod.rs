@@ -8,6 +8,7 @@
 //! - records a message for `fk_last_error()` on failure (thread-local).
 #![allow(unsafe_code, non_camel_case_types, clippy::missing_safety_doc)]
 
+mod fuzz;
 mod gallery;
 
 use crate::compare::OperatingPoint;
@@ -20,6 +21,8 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+#[doc(hidden)]
+pub use fuzz::fuzz_c_text;
 pub use gallery::*;
 
 /// Status codes. `FK_OK` is 0; every error is a distinct positive value. Stable across versions.
