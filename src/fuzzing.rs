@@ -60,7 +60,8 @@ fn pipeline(engine: &Engine, img: &Image) {
     if let Some(face) = faces.first() {
         if let Ok(crop) = engine.align(img, face) {
             let t = engine.embedder().template();
-            assert_eq!((crop.width(), crop.height()), (t.width, t.height), "aligned crop has the template's size");
+            let [w, h] = t.resize_to.unwrap_or([t.width, t.height]);
+            assert_eq!((crop.width(), crop.height()), (w, h), "the aligned crop has the template's size");
         }
         let _ = engine.quality(img, face);
         if let Ok(e) = engine.embed(img, face) {

@@ -81,3 +81,13 @@ fn seed_galleries_load() {
     assert_eq!(load("utf8-keys").unwrap().identities(), ["zoë", "名前"]);
     assert!(matches!(load("other-model"), Err(facekit::Error::Incompatible(_))));
 }
+
+/// Finding 1 (model_pack): an ONNX graph whose output names a tensor that no node makes panicked inside
+/// tract's ONNX loader. A pack carrying one (with a matching sha256) must be refused with a clear error.
+#[test]
+fn a_graph_output_made_by_no_node_is_a_model_format_error() {
+    let bytes = std::fs::read(fuzz_dir().join("regressions/model_pack/graph-output-made-by-no-node")).unwrap();
+    let r = std::panic::catch_unwind(|| facekit::Engine::from_pack_bytes(&bytes[1..], facekit::fuzzing::options()));
+    let r = r.expect("no panic");
+    assert!(matches!(&r, Err(facekit::Error::ModelFormat(m)) if m.contains("made_by_no_node")), "{r:?}");
+}

@@ -10,14 +10,16 @@
 //! | model id length | u16 | 1..=1024 |
 //! | model id | bytes | UTF-8, no NUL |
 //! | dim | u32 | 1..=4096 |
-//! | identity count | u64 | |
-//! | template count | u64 | sum of the records' template counts, at least the identity count |
+//! | identity count | u64 | at most [`MAX_IDENTITIES`] |
+//! | template count | u64 | sum of the records' template counts, at least the identity count, at most [`MAX_TEMPLATES`] |
 //! | records | | identity count times, in the gallery's internal order: |
 //! | - id length | u16 | 1..=255 |
 //! | - id | bytes | UTF-8, no NUL, unique in the file |
 //! | - templates | u32 | at least 1 |
 //! | - values | f32 × templates × dim | each template L2-normalised (norm² within 1e-3 of 1), finite |
 //! | checksum | 32 bytes | SHA-256 of every byte before it |
+//!
+//! The whole file is at most [`MAX_FILE_BYTES`].
 //!
 //! The int8 copy is not stored; it is rebuilt on load. The trailing SHA-256 is part of every future version too,
 //! so a reader checks it before trusting the version field: a damaged version field reads as

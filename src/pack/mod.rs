@@ -27,7 +27,7 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 /// Largest model file, in a directory or a pack (the largest real one, dlib_resnet, is 22 MB). Above it:
 /// [`Error::ModelLoad`].
 pub const MAX_MODEL_BYTES: u64 = 128 * 1024 * 1024;
-/// Largest manifest (the default one is about 10 KB). Above it: [`Error::ModelFormat`].
+/// Largest manifest (the default one is about 8 KB). Above it: [`Error::ModelFormat`].
 pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 
 /// What a model is for.
