@@ -209,6 +209,21 @@ put("c_text", "options-bad", b"\x03" + b"\0".join([b"detector_input_size", b"1e9
 put("c_text", "ids", b"\x01" + b"\0".join([b"alice", b"bob", "zoë".encode(), b"alice", b"x" * 255, b"y" * 256, b"\xff"]))
 put("c_text", "paths", b"\x02" + b"\0".join([b"a.png", b"g.fkg", b"m", b"missing", b"", b"..", b"new.fkg"]))
 
+# --- findings, made by hand (fuzz/regressions/NAME/, replayed by tests/fuzz_corpus.rs like the fuzzer's own)
+# Finding 1: a graph output that no node makes (tract's ONNX loader panicked on it), in a pack whose sha256s match.
+bad = crop_model("tiny_embedder", "input0", [1, 3, 16, 16], "output0", 8)
+bad.graph.output[0].name = "made_by_no_node"
+bad_blobs = dict(blobs, **{"emb.onnx": bad.SerializeToString()})
+bad_manifest = json.loads(json.dumps(manifest))
+for s in bad_manifest["models"]:
+    s["sha256"] = hashlib.sha256(bad_blobs[s["file"]]).hexdigest()
+    if s["name"] == "tiny_emb":
+        s["output"]["name"] = "made_by_no_node"
+os.makedirs(os.path.join(HERE, "regressions", "model_pack"), exist_ok=True)
+with open(os.path.join(HERE, "regressions", "model_pack", "graph-output-made-by-no-node"), "wb") as f:
+    f.write(b"\x00" + container([("manifest.json", json.dumps(bad_manifest, separators=(",", ":")).encode())]
+                                + sorted(bad_blobs.items())))
+
 for t in sorted(os.listdir(CORPUS)):
     files = os.listdir(os.path.join(CORPUS, t))
     print(t, len(files), "files,", sum(os.path.getsize(os.path.join(CORPUS, t, f)) for f in files), "bytes")
