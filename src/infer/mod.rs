@@ -39,7 +39,7 @@ fn check_graph(graph: &tract_onnx::pb::GraphProto, what: &str) -> Result<()> {
         return Err(Error::ModelFormat(format!("{what}: graph output '{}' is made by no node", o.name)));
     }
     let subgraphs = graph.node.iter().flat_map(|n| &n.attribute).flat_map(|a| a.g.iter().chain(&a.graphs));
-    subgraphs.map(|g| check_graph(g, what)).collect()
+    subgraphs.into_iter().try_for_each(|g| check_graph(g, what))
 }
 
 /// Runs a call into tract, turning a panic inside it into [`Error::ModelFormat`]: tract trusts the models it
