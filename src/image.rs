@@ -4,14 +4,23 @@
 //! with checked arithmetic: a wrong width/height/stride/length is an [`Error::InvalidImage`], never a panic.
 
 use crate::error::{Error, Result};
+use crate::read::{read_limited, ReadError};
 use crate::simd::dispatched;
 use std::path::Path;
 
+// Limits (README "Limits"): what a frame or an image file may cost a small device at most.
 /// Largest accepted side, in pixels. Bigger frames are refused rather than risking a huge allocation on a
-/// small device; downscale first.
+/// small device; downscale first. Above it: [`Error::InvalidImage`] (a view), [`Error::Decode`] (a file).
 pub const MAX_SIDE: u32 = 16384;
-/// Largest accepted pixel count (64 megapixels: an 8000×8000 frame; a 10000×10000 one is refused).
+/// Largest accepted pixel count (64 megapixels: an 8000×8000 frame; a 10000×10000 one is refused). Above
+/// it: [`Error::InvalidImage`] (a view), [`Error::Decode`] (a file).
 pub const MAX_PIXELS: u64 = 64 * 1024 * 1024;
+/// Largest encoded image file [`Image::open`] reads (a 64-megapixel JPEG is ~30 MB). Above it:
+/// [`Error::InvalidImage`], before anything is read.
+pub const MAX_FILE_BYTES: u64 = 128 * 1024 * 1024;
+/// Most bytes a decoder may allocate for one image (the decoded pixels at up to 4 bytes each). Above it:
+/// [`Error::Decode`].
+pub const MAX_DECODE_ALLOC: u64 = MAX_PIXELS * 4;
 
 /// Pixel layouts a camera or decoder delivers. C values are explicit and stable.
 #[repr(C)]
@@ -410,17 +419,24 @@ impl Image {
     pub(crate) fn zeroed(width: u32, height: u32) -> Self {
         Image { width, height, pixels: vec![0; width as usize * height as usize * 3] }
     }
-    /// Decodes a JPEG or PNG file (checking its size before allocating).
+    /// Decodes a JPEG, PNG or WebP file of at most [`MAX_FILE_BYTES`] (checked before reading).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = read_limited(path, MAX_FILE_BYTES).map_err(|e| match e {
+            ReadError::Io(e) => Error::io(path, e),
+            ReadError::TooLarge(n) => {
+                bad(format!("{}: {n} bytes is more than the {MAX_FILE_BYTES}-byte limit of an image file", path.display()))
+            }
+        })?;
         Self::decode(&bytes).map_err(|e| match e {
             Error::Decode { msg, .. } => Error::Decode { path: path.display().to_string(), msg },
             e => e,
         })
     }
-    /// Decodes JPEG or PNG bytes.
+    /// Decodes JPEG, PNG or WebP bytes. The size in the file's header is checked against [`MAX_SIDE`] and
+    /// [`MAX_PIXELS`] before any pixel is decoded, and the decoder may allocate at most [`MAX_DECODE_ALLOC`].
     pub fn decode(bytes: &[u8]) -> Result<Self> {
+        use image::ImageDecoder;
         let derr = |msg: String| Error::Decode { path: "<memory>".into(), msg };
         let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
             .with_guessed_format()
@@ -428,9 +444,15 @@ impl Image {
         let mut limits = image::Limits::default();
         limits.max_image_width = Some(MAX_SIDE);
         limits.max_image_height = Some(MAX_SIDE);
-        limits.max_alloc = Some(MAX_PIXELS * 4);
-        reader.limits(limits);
-        let img = reader.decode().map_err(|e| derr(e.to_string()))?;
+        limits.max_alloc = Some(MAX_DECODE_ALLOC);
+        reader.limits(limits.clone());
+        let decoder = reader.into_decoder().map_err(|e| derr(e.to_string()))?;
+        let (w, h) = decoder.dimensions();
+        if u64::from(w) * u64::from(h) > MAX_PIXELS {
+            return Err(derr(format!("{w}x{h} is more than the {MAX_PIXELS}-pixel limit; downscale it first")));
+        }
+        limits.reserve(decoder.total_bytes()).map_err(|e| derr(e.to_string()))?;
+        let img = image::DynamicImage::from_decoder(decoder).map_err(|e| derr(e.to_string()))?;
         let rgb = img.into_rgb8();
         let (w, h) = rgb.dimensions();
         Image::from_rgb(w, h, rgb.into_raw())
@@ -708,6 +730,59 @@ mod tests {
     fn decode_rejects_garbage() {
         assert!(matches!(Image::decode(b"not an image"), Err(Error::Decode { .. })));
         assert!(matches!(Image::decode(&[]), Err(Error::Decode { .. })));
+    }
+
+    #[test]
+    fn image_files_over_the_limit_are_refused_before_reading() {
+        let path = std::env::temp_dir().join(format!("facekit-image-limit-{}.png", std::process::id()));
+        std::fs::File::create(&path).unwrap().set_len(MAX_FILE_BYTES + 1).unwrap();
+        let r = Image::open(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(&r, Err(Error::InvalidImage(m)) if m.contains("limit")), "{r:?}");
+        // An endless file (its metadata says 0 bytes): the read stops one byte past the limit.
+        if Path::new("/dev/zero").exists() {
+            let r = Image::open("/dev/zero");
+            assert!(matches!(&r, Err(Error::InvalidImage(m)) if m.contains("limit")), "{r:?}");
+        }
+    }
+
+    /// A PNG that announces `w`×`h` RGB pixels and holds none (an empty IDAT chunk).
+    fn png_header(w: u32, h: u32) -> Vec<u8> {
+        fn crc32(bytes: &[u8]) -> u32 {
+            let mut c = !0u32;
+            for &b in bytes {
+                c ^= u32::from(b);
+                for _ in 0..8 {
+                    c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                }
+            }
+            !c
+        }
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend_from_slice(&w.to_be_bytes());
+        ihdr.extend_from_slice(&h.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend_from_slice(&13u32.to_be_bytes());
+        png.extend_from_slice(&ihdr);
+        png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        for chunk in [b"IDAT", b"IEND"] {
+            png.extend_from_slice(&0u32.to_be_bytes());
+            png.extend_from_slice(chunk);
+            png.extend_from_slice(&crc32(chunk).to_be_bytes());
+        }
+        png
+    }
+
+    #[test]
+    fn decode_refuses_sizes_over_the_limits_from_the_header() {
+        // 9000x9000 is within MAX_SIDE but over MAX_PIXELS; 20000x1 is over MAX_SIDE.
+        for (w, h, what) in [(9000, 9000, "pixel"), (MAX_SIDE + 1, 1, "limit")] {
+            let r = Image::decode(&png_header(w, h));
+            assert!(matches!(&r, Err(Error::Decode { msg, .. }) if msg.contains(what)), "{w}x{h}: {r:?}");
+        }
+        // Within the limits the same header fails only for its missing data.
+        assert!(matches!(Image::decode(&png_header(64, 64)), Err(Error::Decode { .. })));
     }
 
     #[test]

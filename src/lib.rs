@@ -28,12 +28,15 @@ pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gallery;
 pub mod eval;
 pub mod image;
 mod infer;
 pub mod pack;
 pub mod quality;
+mod read;
 mod simd;
 pub mod track;
 

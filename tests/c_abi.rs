@@ -1,6 +1,8 @@
 //! Runs the C tests in tests/c against the committed header and the built shared library: the happy path
 //! on real photos, the bad-input table, 8 threads sharing one engine, and all of them again under valgrind
-//! (when valgrind is installed; `.ci/run` installs it and sets FACEKIT_REQUIRE_VALGRIND=1).
+//! (when valgrind is installed; `.ci/run` installs it and sets FACEKIT_REQUIRE_VALGRIND=1) and built with
+//! clang's AddressSanitizer and UndefinedBehaviorSanitizer (when clang is installed; `.ci/run` installs it
+//! and sets FACEKIT_REQUIRE_SANITIZERS=1).
 
 mod common;
 use std::path::{Path, PathBuf};
@@ -17,10 +19,22 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Compiles tests/c/api_test.c once per test binary with warnings as errors.
-fn program() -> &'static Path {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
+/// How the C test program is built and run.
+#[derive(Clone, Copy, PartialEq)]
+enum Check {
+    Plain,
+    Valgrind,
+    /// clang -fsanitize=address,undefined: heap and stack errors, leaks (LeakSanitizer) and undefined
+    /// behaviour in the C program and at every pointer the library hands back; the first report fails it.
+    Sanitizers,
+}
+
+/// Compiles tests/c/api_test.c once per test binary with warnings as errors: with `$CC` (default `cc`), or
+/// with clang and the sanitizers.
+fn program(sanitized: bool) -> &'static Path {
+    static PLAIN: OnceLock<PathBuf> = OnceLock::new();
+    static SANITIZED: OnceLock<PathBuf> = OnceLock::new();
+    (if sanitized { &SANITIZED } else { &PLAIN }).get_or_init(|| {
         let lib = lib_dir();
         assert!(
             lib.join("libfacekit.so").exists(),
@@ -32,8 +46,14 @@ fn program() -> &'static Path {
         if !soname.exists() {
             let _ = std::os::unix::fs::symlink("libfacekit.so", &soname);
         }
-        let out = lib.join("c_api_test");
-        let st = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        let (out, mut cmd) = if sanitized {
+            let mut c = Command::new("clang");
+            c.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]);
+            (lib.join("c_api_test_sanitized"), c)
+        } else {
+            (lib.join("c_api_test"), Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into())))
+        };
+        let st = cmd
             .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g", "-o"])
             .arg(&out)
             .arg(root().join("tests/c/api_test.c"))
@@ -42,29 +62,55 @@ fn program() -> &'static Path {
             .arg(format!("-Wl,-rpath,{}", lib.display()))
             .args(["-lfacekit", "-lpthread", "-lm", "-ldl"])
             .status()
-            .expect("a C compiler (cc)");
+            .expect("a C compiler");
         assert!(st.success(), "compiling tests/c/api_test.c failed");
         out
     })
 }
 
-fn run(mode: &str, extra: &[&str], valgrind: bool) {
-    let mut cmd = if valgrind {
-        let mut c = Command::new("valgrind");
-        // A 160-pixel detector input: valgrind runs inference ~50x slower, and what it checks is memory
-        // safety, not accuracy (the decisions asserted still hold at 160 on LFW's 250x250 photos).
-        c.env("FK_TEST_DET_SIZE", "160");
-        c.args(["--error-exitcode=1", "--leak-check=full", "--errors-for-leak-kinds=definite,possible", "--quiet"])
-            .arg(format!("--suppressions={}", root().join("tests/c/valgrind.supp").display()))
-            .arg(program());
-        c
-    } else {
-        Command::new(program())
+fn run(mode: &str, extra: &[&str], check: Check) {
+    let mut cmd = match check {
+        Check::Plain => Command::new(program(false)),
+        Check::Valgrind => {
+            let mut c = Command::new("valgrind");
+            // A 160-pixel detector input: valgrind runs inference ~50x slower, and what it checks is memory
+            // safety, not accuracy (the decisions asserted still hold at 160 on LFW's 250x250 photos).
+            c.env("FK_TEST_DET_SIZE", "160");
+            c.args(["--error-exitcode=1", "--leak-check=full", "--errors-for-leak-kinds=definite,possible", "--quiet"])
+                .arg(format!("--suppressions={}", root().join("tests/c/valgrind.supp").display()))
+                .arg(program(false));
+            c
+        }
+        Check::Sanitizers => {
+            let mut c = Command::new(program(true));
+            c.env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1")
+                .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
+            c
+        }
     };
     let out = cmd.arg(common::shared()).arg(mode).args(extra).output().expect("run the C test");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     eprintln!("{text}");
-    assert!(out.status.success(), "C test '{mode}'{} failed:\n{text}", if valgrind { " under valgrind" } else { "" });
+    let how = match check {
+        Check::Plain => "",
+        Check::Valgrind => " under valgrind",
+        Check::Sanitizers => " under ASan+UBSan",
+    };
+    assert!(out.status.success(), "C test '{mode}'{how} failed:\n{text}");
+    if check == Check::Sanitizers {
+        for report in ["Sanitizer", "runtime error:"] {
+            assert!(!text.contains(report), "C test '{mode}'{how} printed a sanitizer report:\n{text}");
+        }
+    }
+}
+
+fn have_clang() -> bool {
+    let ok = Command::new("clang").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    if !ok {
+        assert!(std::env::var_os("FACEKIT_REQUIRE_SANITIZERS").is_none(), "clang is required but not installed");
+        eprintln!("clang not installed: skipping the sanitizer run");
+    }
+    ok
 }
 
 fn have_valgrind() -> bool {
@@ -78,31 +124,31 @@ fn have_valgrind() -> bool {
 
 #[test]
 fn c_happy_path_on_real_photos() {
-    run("happy", &[], false);
+    run("happy", &[], Check::Plain);
 }
 
 #[test]
 fn c_bad_input_table() {
-    run("bad", &[], false);
+    run("bad", &[], Check::Plain);
 }
 
 #[test]
 fn c_eight_threads_share_one_engine() {
-    run("threads", &["50"], false);
+    run("threads", &["50"], Check::Plain);
 }
 
 // The same programs under valgrind (separate tests so the harness runs them side by side).
 #[test]
 fn c_bad_input_table_under_valgrind() {
     if have_valgrind() {
-        run("bad", &[], true);
+        run("bad", &[], Check::Valgrind);
     }
 }
 
 #[test]
 fn c_happy_path_under_valgrind() {
     if have_valgrind() {
-        run("happy", &[], true);
+        run("happy", &[], Check::Valgrind);
     }
 }
 
@@ -110,7 +156,30 @@ fn c_happy_path_under_valgrind() {
 fn c_threads_under_valgrind() {
     if have_valgrind() {
         // One call per thread (plus the reference call): valgrind serialises the 8 threads, ~25 s a verify.
-        run("threads", &["1"], true);
+        run("threads", &["1"], Check::Valgrind);
+    }
+}
+
+// And built with the sanitizers: these run at native speed (the library itself is not instrumented; ASan
+// still checks every allocation it makes, through the intercepted malloc/free).
+#[test]
+fn c_happy_path_under_sanitizers() {
+    if have_clang() {
+        run("happy", &[], Check::Sanitizers);
+    }
+}
+
+#[test]
+fn c_bad_input_table_under_sanitizers() {
+    if have_clang() {
+        run("bad", &[], Check::Sanitizers);
+    }
+}
+
+#[test]
+fn c_threads_under_sanitizers() {
+    if have_clang() {
+        run("threads", &["20"], Check::Sanitizers);
     }
 }
 

@@ -4,6 +4,10 @@
 //!
 //! The child is this test binary itself, re-run on the ignored test `child_saver_entry` with the target path
 //! in an environment variable.
+//!
+//! A save that fails with the disk full is tested on a real full disk: a 128 KiB tmpfs (mounting needs root:
+//! skipped otherwise, unless FACEKIT_REQUIRE_TMPFS is set, as `.ci/run` does). Other I/O faults are injected
+//! through the writer in the unit tests (`src/gallery/tests.rs`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -149,4 +153,59 @@ fn child_saver_entry() {
         versions[n % 2].save(&path).unwrap();
         n += 1;
     }
+}
+
+/// Unmounts (lazily, so a failed assertion cannot leave it busy) and removes the folder on drop.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_save_onto_a_full_disk_keeps_the_previous_file() {
+    let dir = std::env::temp_dir().join(format!("facekit-gallery-full-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=128k", "tmpfs"])
+        .arg(&dir)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let mount = Mount(dir);
+    if !mounted {
+        assert!(std::env::var_os("FACEKIT_REQUIRE_TMPFS").is_none(), "cannot mount a tmpfs (root needed)");
+        eprintln!("cannot mount a tmpfs (not root?): skipping the disk-full test");
+        return;
+    }
+    let path = mount.0.join("gallery.fkg");
+    // 40 identities of 128 floats (about 21 KB) fit; 220 (about 115 KB) fit alone but not beside them.
+    let small = Gallery::new(MODEL, DIM).unwrap();
+    let big = Gallery::new(MODEL, DIM).unwrap();
+    let mut rng = XorShift(0xF11);
+    for i in 0..220 {
+        let e: Vec<f32> = (0..DIM).map(|_| rng.uniform() as f32 - 0.5).collect();
+        if i < 40 {
+            small.enroll(&format!("s{i}"), &[&e]).unwrap();
+        }
+        big.enroll(&format!("b{i}"), &[&e]).unwrap();
+    }
+    small.save(&path).unwrap();
+    let previous = std::fs::read(&path).unwrap();
+    let err = big.save(&path).unwrap_err();
+    assert!(
+        matches!(&err, facekit::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull),
+        "expected a disk-full I/O error, got {err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), previous, "the previous file changed");
+    assert_eq!(Gallery::load(&path, MODEL, DIM).unwrap().to_bytes().unwrap(), previous);
+    let names: Vec<_> = std::fs::read_dir(&mount.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["gallery.fkg"], "the temporary file is removed");
+    // Once there is room again (the old file removed), the same save succeeds.
+    std::fs::remove_file(&path).unwrap();
+    big.save(&path).unwrap();
+    assert_eq!(Gallery::load(&path, MODEL, DIM).unwrap().count(), 220);
 }

@@ -51,8 +51,19 @@ echo "== javac (tests)"
     $(find "$HERE/src/test/java" -name '*.java')
 
 echo "== run"
-# -Xcheck:jni validates every JNI call of the shim. A fixed, pre-touched heap keeps Java heap growth out of
-# the VmRSS figures of the lifetime loops, which measure native memory.
-exec "$JAVA_HOME/bin/java" -Xcheck:jni -Xms96m -Xmx96m -XX:+AlwaysPreTouch \
+# -Xcheck:jni validates every JNI call of the shim; any warning it prints (a missed exception check, a local
+# reference overflow, a wrong type) fails this script, not just a fatal error. A fixed, pre-touched heap
+# keeps Java heap growth out of the VmRSS figures of the lifetime loops, which measure native memory.
+LOG="$BUILD/run.log"
+set +e
+"$JAVA_HOME/bin/java" -Xcheck:jni -Xms96m -Xmx96m -XX:+AlwaysPreTouch \
     -Djava.library.path="$BUILD" -Dfacekit.shared="$FACEKIT_SHARED" \
-    -cp "$BUILD/classes:$BUILD/test-classes" dev.facekit.FacekitTest "$@"
+    -cp "$BUILD/classes:$BUILD/test-classes" dev.facekit.FacekitTest "$@" 2>&1 | tee "$LOG"
+rc=${PIPESTATUS[0]}
+set -e
+if grep -E "WARNING in native method|WARNING: JNI|FATAL ERROR in native method" "$LOG" >&2; then
+    echo "run_tests.sh: -Xcheck:jni reported the lines above" >&2
+    exit 1
+fi
+echo "-Xcheck:jni: 0 warnings"
+exit "$rc"

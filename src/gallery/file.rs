@@ -10,14 +10,16 @@
 //! | model id length | u16 | 1..=1024 |
 //! | model id | bytes | UTF-8, no NUL |
 //! | dim | u32 | 1..=4096 |
-//! | identity count | u64 | |
-//! | template count | u64 | sum of the records' template counts, at least the identity count |
+//! | identity count | u64 | at most [`MAX_IDENTITIES`] |
+//! | template count | u64 | sum of the records' template counts, at least the identity count, at most [`MAX_TEMPLATES`] |
 //! | records | | identity count times, in the gallery's internal order: |
 //! | - id length | u16 | 1..=255 |
 //! | - id | bytes | UTF-8, no NUL, unique in the file |
 //! | - templates | u32 | at least 1 |
 //! | - values | f32 × templates × dim | each template L2-normalised (norm² within 1e-3 of 1), finite |
 //! | checksum | 32 bytes | SHA-256 of every byte before it |
+//!
+//! The whole file is at most [`MAX_FILE_BYTES`].
 //!
 //! The int8 copy is not stored; it is rebuilt on load. The trailing SHA-256 is part of every future version too,
 //! so a reader checks it before trusting the version field: a damaged version field reads as
@@ -35,7 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use super::{check_id, check_model_id, Gallery, Store, MAX_DIM};
+use super::{check_id, check_model_id, Gallery, Store, MAX_DIM, MAX_FILE_BYTES, MAX_IDENTITIES, MAX_TEMPLATES};
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"FKGALRY\0";
@@ -47,14 +49,57 @@ const FIXED_HEADER_LEN: u64 = 8 + 4 + 2 + 4 + 8 + 8;
 const NORM_TOLERANCE: f64 = 1e-3;
 const IO_BUFFER: usize = 1 << 20;
 
+/// Size of the file of a gallery with these counts (`key_bytes`: the identity keys' total length).
+pub(super) fn file_len(model_id_len: usize, dim: usize, idents: usize, key_bytes: usize, templates: usize) -> u64 {
+    let (idents, templates) = (idents as u64, templates as u64);
+    FIXED_HEADER_LEN + model_id_len as u64 + idents * (2 + 4) + key_bytes as u64 + templates * 4 * dim as u64 + CHECKSUM_LEN
+}
+
+/// Checks counts against [`MAX_IDENTITIES`], [`MAX_TEMPLATES`] and [`MAX_FILE_BYTES`]; the message says which
+/// limit is exceeded.
+pub(super) fn check_size(
+    model_id_len: usize,
+    dim: usize,
+    idents: usize,
+    key_bytes: usize,
+    templates: usize,
+) -> std::result::Result<(), String> {
+    if idents > MAX_IDENTITIES {
+        return Err(format!("{idents} identities is more than the limit of {MAX_IDENTITIES}"));
+    }
+    if templates > MAX_TEMPLATES {
+        return Err(format!("{templates} templates is more than the limit of {MAX_TEMPLATES}"));
+    }
+    let len = file_len(model_id_len, dim, idents, key_bytes, templates);
+    if len > MAX_FILE_BYTES {
+        return Err(format!("its file would be {len} bytes, more than the limit of {MAX_FILE_BYTES}"));
+    }
+    Ok(())
+}
+
+/// A file length over [`MAX_FILE_BYTES`] as an error, before anything is read.
+fn check_file_len(len: u64) -> Result<()> {
+    if len > MAX_FILE_BYTES {
+        return Err(corrupt(format!("{len} bytes is more than the {MAX_FILE_BYTES}-byte limit of a gallery file")));
+    }
+    Ok(())
+}
+
 /// Distinguishes the temporary files of concurrent saves within one process.
 static SAVE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Gallery {
     /// Writes the gallery to `path` atomically and durably (see the module docs): temporary file in the same
     /// folder, `fsync`, rename over `path`, `fsync` of the folder. Searches may run meanwhile; enroll/remove wait.
+    /// If anything fails (disk full, I/O error) the error is returned, the temporary file is removed and the
+    /// file at `path` is untouched.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
+        self.save_through(path.as_ref(), |file| Box::new(file))
+    }
+
+    /// [`save`](Self::save) with the temporary file's writes passing through `wrap` (tests inject faults
+    /// there: a writer that fails after N bytes).
+    pub(super) fn save_through(&self, path: &Path, wrap: impl for<'f> FnOnce(&'f File) -> Box<dyn Write + 'f>) -> Result<()> {
         let name = path
             .file_name()
             .ok_or_else(|| Error::invalid(format!("gallery path {} has no file name", path.display())))?;
@@ -67,7 +112,7 @@ impl Gallery {
         let tmp = dir.join(format!(".{}.tmp-{}-{n}", name.to_string_lossy(), std::process::id()));
         let file = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let written = (|| {
-            let mut w = BufWriter::with_capacity(IO_BUFFER, &file);
+            let mut w = BufWriter::with_capacity(IO_BUFFER, wrap(&file));
             self.encode(&store, &mut w)?;
             w.flush()
         })();
@@ -96,6 +141,7 @@ impl Gallery {
         let io_err = |e| Error::io(path, e);
         let mut file = File::open(path).map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
+        check_file_len(len)?;
         verify(Source::new(BufReader::with_capacity(IO_BUFFER, &file), len, Some(path)))?;
         file.seek(SeekFrom::Start(0)).map_err(io_err)?;
         let body = Source::new(BufReader::with_capacity(IO_BUFFER, &file), len - CHECKSUM_LEN, Some(path));
@@ -113,6 +159,7 @@ impl Gallery {
     /// Reads the file format from memory; errors as [`load`](Self::load).
     pub fn from_bytes(bytes: &[u8], expected_model_id: &str, expected_dim: usize) -> Result<Gallery> {
         let len = bytes.len() as u64;
+        check_file_len(len)?;
         verify(Source::new(bytes, len, None))?;
         parse(Source::new(bytes, len - CHECKSUM_LEN, None), expected_model_id, expected_dim)
     }
@@ -286,6 +333,11 @@ fn parse<R: Read>(mut src: Source<'_, R>, expected_model_id: &str, expected_dim:
     }
     let ident_count = src.u64("identity count")?;
     let row_count = src.u64("template count")?;
+    if ident_count > MAX_IDENTITIES as u64 || row_count > MAX_TEMPLATES as u64 {
+        return Err(corrupt(format!(
+            "{ident_count} identities, {row_count} templates: more than the limits of {MAX_IDENTITIES}, {MAX_TEMPLATES}"
+        )));
+    }
     let row_bytes = 4 * dim as u64;
     // Bound both counts by the bytes left (a record needs at least 2 + 1 + 4 bytes and one template) before
     // they size any allocation.
@@ -295,7 +347,7 @@ fn parse<R: Read>(mut src: Source<'_, R>, expected_model_id: &str, expected_dim:
     if row_count.saturating_mul(row_bytes) > src.remaining {
         return Err(corrupt(format!("template count {row_count} does not fit in the file")));
     }
-    if row_count < ident_count || row_count > u64::from(u32::MAX) {
+    if row_count < ident_count {
         return Err(corrupt(format!("template count {row_count} is impossible for {ident_count} identities")));
     }
     let gallery = Gallery::new(&model_id, dim)?;

@@ -88,12 +88,21 @@ use scan::TopK;
 
 pub use bench::{bench, BenchReport};
 
+// Limits (README "Limits"). A file over one of them is refused by `load` with [`Error::Corrupt`] before the
+// counts size any allocation; `enroll` refuses to grow a gallery past them with [`Error::InvalidArgument`],
+// so `save` never writes a file that `load` would refuse.
 /// Largest embedding dimension a gallery accepts.
 pub const MAX_DIM: usize = 4096;
 /// Longest identity key, in bytes of UTF-8.
 pub const MAX_ID_LEN: usize = 255;
 /// Longest model id, in bytes of UTF-8.
 pub const MAX_MODEL_ID_LEN: usize = 1024;
+/// Most identities in one gallery (about 0.85 GB resident at one 128-d template each).
+pub const MAX_IDENTITIES: usize = 1 << 20;
+/// Most templates in one gallery.
+pub const MAX_TEMPLATES: usize = 1 << 21;
+/// Largest gallery file, in bytes (2 Mi templates of 128 dimensions take 1 GiB of values; fewer of larger).
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
 /// Fewest templates re-ranked exactly after the int8 scan (more when `4 * k` is larger).
 const MIN_RERANK: usize = 32;
 /// Fewest rows per thread before [`Gallery::search_with_threads`] spawns another thread.
@@ -130,6 +139,8 @@ struct Store {
     idents: Vec<Identity>,
     /// Identity key → slot.
     index: HashMap<String, u32>,
+    /// Sum of the identity keys' lengths (for the file size, checked on enroll).
+    key_bytes: usize,
 }
 
 struct Identity {
@@ -171,9 +182,10 @@ impl Gallery {
             rows.extend(row);
         }
         let mut store = self.write()?;
-        if store.owner.len() + embeddings.len() > u32::MAX as usize {
-            return Err(Error::invalid(format!("gallery is full ({} templates)", u32::MAX)));
-        }
+        let new_id = !store.index.contains_key(id);
+        let (idents, keys) = (store.idents.len() + usize::from(new_id), store.key_bytes + if new_id { id.len() } else { 0 });
+        file::check_size(self.model_id.len(), self.dim, idents, keys, store.owner.len() + embeddings.len())
+            .map_err(|m| Error::invalid(format!("gallery is full: {m}")))?;
         let slot = store.slot_or_insert(id);
         for row in rows.chunks_exact(self.dim) {
             store.push_row(slot, row);
@@ -328,6 +340,7 @@ impl Store {
             owner: Vec::new(),
             idents: Vec::new(),
             index: HashMap::new(),
+            key_bytes: 0,
         }
     }
 
@@ -348,6 +361,7 @@ impl Store {
         let slot = self.idents.len() as u32;
         self.idents.push(Identity { id: id.to_owned(), rows: Vec::new() });
         self.index.insert(id.to_owned(), slot);
+        self.key_bytes += id.len();
         slot
     }
 
@@ -365,6 +379,7 @@ impl Store {
     /// Removes an identity and its rows, keeping every array contiguous; `None` if absent.
     fn remove(&mut self, id: &str) -> Option<usize> {
         let slot = self.index.remove(id)?;
+        self.key_bytes -= id.len();
         let mut rows = std::mem::take(&mut self.idents[slot as usize].rows);
         // Highest first: the row moved into each hole is then never one of ours still waiting to be removed.
         rows.sort_unstable_by(|a, b| b.cmp(a));

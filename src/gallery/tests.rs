@@ -491,6 +491,93 @@ fn well_sealed_but_lying_files_are_rejected() {
 }
 
 #[test]
+fn oversized_files_and_counts_are_refused_before_allocating() {
+    // A sparse file one byte over the limit: refused from its length, without reading a gigabyte.
+    let dir = TempDir::new("limits");
+    let path = dir.0.join("huge.fkg");
+    std::fs::File::create(&path).unwrap().set_len(MAX_FILE_BYTES + 1).unwrap();
+    let e = Gallery::load(&path, MODEL, 4).unwrap_err();
+    assert!(matches!(&e, Error::Corrupt(m) if m.contains("limit")), "{e}");
+    // Well-sealed headers announcing one identity or one template over the limits.
+    let bytes = small_gallery_bytes();
+    let counts = 8 + 4 + 2 + MODEL.len() + 4;
+    for (at, n) in [(counts, MAX_IDENTITIES + 1), (counts + 8, MAX_TEMPLATES + 1)] {
+        let lying = resealed(&bytes, |b| b[at..at + 8].copy_from_slice(&(n as u64).to_le_bytes()));
+        let e = Gallery::from_bytes(&lying, MODEL, 4).unwrap_err();
+        assert!(matches!(&e, Error::Corrupt(m) if m.contains("limits")), "{e}");
+    }
+}
+
+#[test]
+fn enrolment_stops_at_the_limits() {
+    // Templates: one identity with one template too many (dimension 1, so it is cheap).
+    let g = Gallery::new(MODEL, 1).unwrap();
+    let many: Vec<&[f32]> = vec![&[1.0]; MAX_TEMPLATES + 1];
+    let e = g.enroll("a", &many).unwrap_err();
+    assert!(matches!(&e, Error::InvalidArgument(m) if m.contains("full")), "{e}");
+    g.enroll("a", &many[1..]).unwrap();
+    assert_eq!(g.template_count(), MAX_TEMPLATES);
+    assert_invalid(g.enroll("b", &[&[1.0]]));
+    // Identities and file size: the check enroll makes, at and just over each limit.
+    let (id, key) = (MAX_ID_LEN, MAX_ID_LEN * MAX_IDENTITIES);
+    assert!(file::check_size(8, 1, MAX_IDENTITIES, key, MAX_IDENTITIES).is_ok());
+    assert!(file::check_size(8, 1, MAX_IDENTITIES + 1, key + id, MAX_IDENTITIES + 1).unwrap_err().contains("identities"));
+    let per_file = (MAX_FILE_BYTES as usize - 200) / (4 * MAX_DIM);
+    assert!(file::check_size(8, MAX_DIM, 1, 1, per_file).is_ok());
+    assert!(file::check_size(8, MAX_DIM, 1, 1, per_file + 1).unwrap_err().contains("bytes"));
+    // A gallery at the byte limit saves a file that loads (checked on the size of a real file).
+    let g = Gallery::new(MODEL, 3).unwrap();
+    g.enroll("k", &[&[1.0, 2.0, 3.0]]).unwrap();
+    assert_eq!(g.to_bytes().unwrap().len() as u64, file::file_len(MODEL.len(), 3, 1, 1, 1));
+}
+
+/// Passes writes through until `budget` bytes have gone, then fails every write with `kind`.
+struct FailAfter<W> {
+    inner: W,
+    budget: usize,
+    kind: std::io::ErrorKind,
+}
+
+impl<W: std::io::Write> std::io::Write for FailAfter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.budget == 0 {
+            return Err(std::io::Error::new(self.kind, "injected fault"));
+        }
+        let n = self.inner.write(&buf[..buf.len().min(self.budget)])?;
+        self.budget -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[test]
+fn a_save_that_fails_part_way_keeps_the_previous_file() {
+    let mut rng = SplitMix64::new(12);
+    let dir = TempDir::new("faults");
+    let path = dir.0.join("g.fkg");
+    let (old, _) = random_gallery(&mut rng, 40, 16);
+    old.save(&path).unwrap();
+    let previous = std::fs::read(&path).unwrap();
+    let (new, _) = random_gallery(&mut rng, 60, 16);
+    let len = new.to_bytes().unwrap().len();
+    for kind in [std::io::ErrorKind::StorageFull, std::io::ErrorKind::Other] {
+        for budget in [0, 1, 100, len / 2, len - 33, len - 1] {
+            let r = new.save_through(&path, |f| Box::new(FailAfter { inner: f, budget, kind }));
+            assert!(matches!(&r, Err(Error::Io { source, .. }) if source.kind() == kind), "{kind:?} after {budget}: {r:?}");
+            assert_eq!(std::fs::read(&path).unwrap(), previous, "{kind:?} after {budget}: the previous file changed");
+            let names: Vec<_> = std::fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(names, ["g.fkg"], "the temporary file is removed");
+        }
+    }
+    assert_eq!(Gallery::load(&path, MODEL, 16).unwrap().to_bytes().unwrap(), previous);
+    // The budget that lets every byte through saves the new gallery.
+    new.save_through(&path, |f| Box::new(FailAfter { inner: f, budget: len, kind: std::io::ErrorKind::Other })).unwrap();
+    assert_eq!(Gallery::load(&path, MODEL, 16).unwrap().to_bytes().unwrap(), new.to_bytes().unwrap());
+}
+
+#[test]
 fn searches_run_while_another_thread_enrolls_and_removes() {
     let mut rng = SplitMix64::new(11);
     let dim = 64;

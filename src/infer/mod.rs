@@ -15,12 +15,41 @@ mod ops;
 type Plan = Arc<TypedRunnableModel>;
 type State = TypedSimpleState;
 
-/// Parses ONNX bytes (no shapes fixed yet).
+/// Parses ONNX bytes (no shapes fixed yet). The protobuf is decoded and checked first ([`check_graph`]), then
+/// turned into a tract model behind [`shield`].
 pub(crate) fn parse_onnx(bytes: &[u8], what: &str) -> Result<InferenceModel> {
-    tract_onnx::onnx()
-        .with_ignore_value_info(true)
-        .model_for_read(&mut &bytes[..])
-        .map_err(|e| Error::ModelFormat(format!("{what}: not a loadable ONNX model: {e}")))
+    let fmt = |e: TractError| Error::ModelFormat(format!("{what}: not a loadable ONNX model: {e}"));
+    let onnx = tract_onnx::onnx().with_ignore_value_info(true);
+    let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(fmt)?;
+    let graph = proto.graph.as_ref().ok_or_else(|| Error::ModelFormat(format!("{what}: the ONNX model has no graph")))?;
+    check_graph(graph, what)?;
+    shield(what, || onnx.model_for_proto_model(&proto))?.map_err(fmt)
+}
+
+/// Checks what tract's ONNX loader assumes without checking (it panics otherwise, found by fuzzing: see
+/// RELIABILITY.md): every graph output, in the graph and in its subgraphs, is made by a node or is an input
+/// or an initializer of that graph.
+fn check_graph(graph: &tract_onnx::pb::GraphProto, what: &str) -> Result<()> {
+    let defined: std::collections::HashSet<&str> = (graph.input.iter().map(|i| i.name.as_str()))
+        .chain(graph.initializer.iter().map(|t| t.name.as_str()))
+        .chain(graph.sparse_initializer.iter().filter_map(|t| t.values.as_ref()).map(|t| t.name.as_str()))
+        .chain(graph.node.iter().flat_map(|n| n.output.iter().map(String::as_str)))
+        .collect();
+    if let Some(o) = graph.output.iter().find(|o| !defined.contains(o.name.as_str())) {
+        return Err(Error::ModelFormat(format!("{what}: graph output '{}' is made by no node", o.name)));
+    }
+    let subgraphs = graph.node.iter().flat_map(|n| &n.attribute).flat_map(|a| a.g.iter().chain(&a.graphs));
+    subgraphs.into_iter().try_for_each(|g| check_graph(g, what))
+}
+
+/// Runs a call into tract, turning a panic inside it into [`Error::ModelFormat`]: tract trusts the models it
+/// loads more than facekit may trust a pack from outside. A second line behind [`check_graph`]; with
+/// `panic = "abort"` (the `device` profile) only the first line holds.
+fn shield<T>(what: &str, f: impl FnOnce() -> T) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
+        Error::ModelFormat(format!("{what}: the inference library failed on this model: {}", msg.unwrap_or_default()))
+    })
 }
 
 /// An optimised plan for one fixed input shape, with its output names resolved to indices.
@@ -69,7 +98,7 @@ impl Net {
             .collect::<Result<Vec<_>>>()?;
         // Declutter, swap in our faster ops, run the convolutions channel-last when the manifest says so, optimise.
         let nhwc = spec.compute_layout == Some(Layout::NHWC);
-        let plan = model
+        let plan = shield(what, || model
             .clone()
             .with_input_fact(0, f32::fact(shape).into())
             .and_then(|m| m.into_typed())
@@ -83,7 +112,7 @@ impl Net {
                 }
                 m.into_optimized()
             })
-            .and_then(|m| m.into_runnable())
+            .and_then(|m| m.into_runnable()))?
             .map_err(|e| Error::ModelFormat(format!("{what}: cannot prepare for input {shape:?}: {e}")))?;
         Ok(Net { plan, outputs: idx, pool: Mutex::new(Vec::new()), shape: shape.to_vec() })
     }

@@ -8,8 +8,10 @@
 pub mod container;
 
 use crate::error::{Error, Result};
+use crate::read::{read_limited, ReadError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +22,13 @@ pub const DEFAULT_MANIFEST: &str = include_str!("../../models/manifest.json");
 pub const MANIFEST_FORMAT: u32 = 1;
 /// File name of a manifest inside a model directory or pack.
 pub const MANIFEST_FILE: &str = "manifest.json";
+
+// Limits (README "Limits"): checked against file metadata or the container's entry length before reading.
+/// Largest model file, in a directory or a pack (the largest real one, dlib_resnet, is 22 MB). Above it:
+/// [`Error::ModelLoad`].
+pub const MAX_MODEL_BYTES: u64 = 128 * 1024 * 1024;
+/// Largest manifest (the default one is about 8 KB). Above it: [`Error::ModelFormat`].
+pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 
 /// What a model is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,7 +240,11 @@ impl ModelPack {
         }
         let mf = dir.join(MANIFEST_FILE);
         let manifest = if mf.is_file() {
-            Manifest::parse(&std::fs::read_to_string(&mf).map_err(|e| Error::io(&mf, e))?)?
+            let bytes = read_limited(&mf, MAX_MANIFEST_BYTES).map_err(|e| match e {
+                ReadError::Io(e) => Error::io(&mf, e),
+                ReadError::TooLarge(n) => manifest_too_large(n),
+            })?;
+            Manifest::parse(std::str::from_utf8(&bytes).map_err(|_| Error::ModelFormat("manifest is not UTF-8".into()))?)?
         } else {
             Manifest::default_manifest()
         };
@@ -266,6 +279,9 @@ impl ModelPack {
             .find(|(n, _)| n == MANIFEST_FILE)
             .map(|(_, r)| r.clone())
             .ok_or_else(|| Error::ModelFormat("model pack has no manifest.json".into()))?;
+        if r.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(manifest_too_large(r.len() as u64));
+        }
         let text = std::str::from_utf8(&bytes[r]).map_err(|_| Error::ModelFormat("manifest is not UTF-8".into()))?;
         Manifest::parse(text)
     }
@@ -289,20 +305,28 @@ impl ModelPack {
 
     /// Reads a model's bytes and checks them against the manifest's sha256.
     pub fn read_verified(&self, spec: &ModelSpec) -> Result<Vec<u8>> {
-        let bytes = match &self.source {
+        let too_large = |n: u64| {
+            Error::ModelLoad(format!("model '{}': {n} bytes is more than the {MAX_MODEL_BYTES}-byte limit", spec.name))
+        };
+        let bytes: Cow<[u8]> = match &self.source {
             Source::Dir(d) => {
                 let p = d.join(&spec.file);
-                std::fs::read(&p)
-                    .map_err(|e| Error::ModelLoad(format!("model '{}': cannot read {}: {e}", spec.name, p.display())))?
+                Cow::Owned(read_limited(&p, MAX_MODEL_BYTES).map_err(|e| match e {
+                    ReadError::Io(e) => Error::ModelLoad(format!("model '{}': cannot read {}: {e}", spec.name, p.display())),
+                    ReadError::TooLarge(n) => too_large(n),
+                })?)
             }
-            Source::Memory(b, e) => Self::entry(b, e, &spec.file)?.to_vec(),
-            Source::Static(b, e) => Self::entry(b, e, &spec.file)?.to_vec(),
+            Source::Memory(b, e) => Cow::Borrowed(Self::entry(b, e, &spec.file)?),
+            Source::Static(b, e) => Cow::Borrowed(Self::entry(b, e, &spec.file)?),
         };
+        if bytes.len() as u64 > MAX_MODEL_BYTES {
+            return Err(too_large(bytes.len() as u64));
+        }
         let actual = sha256_hex(&bytes);
         if !actual.eq_ignore_ascii_case(&spec.sha256) {
             return Err(Error::ModelChecksum { file: spec.file.clone(), expected: spec.sha256.clone(), actual });
         }
-        Ok(bytes)
+        Ok(bytes.into_owned())
     }
 
     fn entry<'b>(b: &'b [u8], entries: &[(String, std::ops::Range<usize>)], file: &str) -> Result<&'b [u8]> {
@@ -321,6 +345,10 @@ impl ModelPack {
             Source::Static(b, _) => format!("<bundled pack, {} bytes>", b.len()),
         }
     }
+}
+
+fn manifest_too_large(n: u64) -> Error {
+    Error::ModelFormat(format!("manifest: {n} bytes is more than the {MAX_MANIFEST_BYTES}-byte limit"))
 }
 
 /// Lowercase hex sha256.
@@ -389,5 +417,48 @@ mod tests {
         }
         assert!(container::parse(b"FKPACK\0\x02\0\0\0\0").is_err());
         assert!(ModelPack::from_bytes(container::write(&[("x", b"y")])).is_err()); // no manifest
+    }
+
+    /// A scratch folder, removed on drop.
+    struct Scratch(PathBuf);
+    impl Scratch {
+        fn new(tag: &str) -> Self {
+            let p = std::env::temp_dir().join(format!("facekit-pack-{tag}-{}", std::process::id()));
+            std::fs::create_dir_all(&p).unwrap();
+            Scratch(p)
+        }
+    }
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn is_limit(r: &Result<impl std::fmt::Debug>) -> bool {
+        matches!(r, Err(Error::ModelLoad(m) | Error::ModelFormat(m)) if m.contains("limit"))
+    }
+
+    #[test]
+    fn model_files_over_the_limit_are_refused_before_reading() {
+        // A directory: sparse files one byte over the limits, refused from their length.
+        let dir = Scratch::new("limits");
+        let m = Manifest::default_manifest();
+        let det = m.model(&m.defaults.detector).unwrap().clone();
+        std::fs::File::create(dir.0.join(&det.file)).unwrap().set_len(MAX_MODEL_BYTES + 1).unwrap();
+        let pack = ModelPack::from_dir(&dir.0).unwrap();
+        let r = pack.read_verified(&det);
+        assert!(is_limit(&r) && matches!(r, Err(Error::ModelLoad(_))), "{r:?}");
+        std::fs::File::create(dir.0.join(MANIFEST_FILE)).unwrap().set_len(MAX_MANIFEST_BYTES + 1).unwrap();
+        let r = ModelPack::from_dir(&dir.0);
+        assert!(is_limit(&r) && matches!(r, Err(Error::ModelFormat(_))), "{r:?}");
+        // A pack in memory: the entries' lengths are checked the same way.
+        let big_manifest = vec![b' '; MAX_MANIFEST_BYTES as usize + 1];
+        let r = ModelPack::from_bytes(container::write(&[(MANIFEST_FILE, &big_manifest)]));
+        assert!(is_limit(&r) && matches!(r, Err(Error::ModelFormat(_))), "{r:?}");
+        let big_model = vec![0u8; MAX_MODEL_BYTES as usize + 1];
+        let text = m.to_json();
+        let pack = ModelPack::from_bytes(container::write(&[(MANIFEST_FILE, text.as_bytes()), (&det.file, &big_model)])).unwrap();
+        let r = pack.read_verified(&det);
+        assert!(is_limit(&r) && matches!(r, Err(Error::ModelLoad(_))), "{r:?}");
     }
 }
