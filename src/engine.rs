@@ -144,6 +144,12 @@ impl Engine {
         self.detector.detect_region(img, region, params)
     }
 
+    /// Detects inside several regions at once, each scaled into a `tile`-pixel square (see
+    /// [`Detector::detect_regions`]); faces per region, in `img`'s coordinates.
+    pub fn detect_regions(&self, img: &Image, regions: &[Region], tile: u32, params: &DetectParams) -> Result<Vec<Vec<Face>>> {
+        self.detector.detect_regions(img, regions, tile, params)
+    }
+
     /// The largest detected face, or [`Error::NoFace`].
     pub fn largest_face(&self, img: &Image) -> Result<Face> {
         self.detect(img)?

@@ -506,6 +506,19 @@ impl Image {
         }
         Ok(Image { width: w, height: h, pixels })
     }
+    /// Copies `src` into this image with its top-left corner at (x, y); it must fit.
+    pub fn paste(&mut self, src: &Image, x: u32, y: u32) -> Result<()> {
+        let fits = x.checked_add(src.width).is_some_and(|r| r <= self.width) && y.checked_add(src.height).is_some_and(|b| b <= self.height);
+        if !fits {
+            return Err(bad(format!("a {}x{} image does not fit at ({x},{y}) in {}x{}", src.width, src.height, self.width, self.height)));
+        }
+        let (row, stride) = (src.width as usize * 3, self.width as usize * 3);
+        for (r, line) in src.pixels.chunks_exact(row).enumerate() {
+            let start = (y as usize + r) * stride + x as usize * 3;
+            self.pixels[start..start + row].copy_from_slice(line);
+        }
+        Ok(())
+    }
     /// RGB at integer coordinates; (0,0,0) outside (the constant border the aligner uses).
     #[inline]
     pub(crate) fn get(&self, x: i64, y: i64) -> [f32; 3] {

@@ -467,6 +467,21 @@ impl crate::engine::Engine {
         let learned = self.quality_model().map(|q| q.score(img, face)).transpose()?;
         Ok(assess(face, crop, self.embedder().template(), learned, blockiness(img, face), policy))
     }
+
+    /// The verdict of [`quality_of_crop`](Self::quality_of_crop) for a gate that needs only the verdict: a
+    /// capture the classic measures already refuse (pose, blur, light, size, cover) is refused without running
+    /// the learned model, whose score then reads "not assessed"; the others get the full report.
+    pub fn quality_gate(&self, img: &Image, face: &Face, crop: &Image, policy: &QualityPolicy) -> Result<QualityReport> {
+        policy.validate()?;
+        let blocky = blockiness(img, face);
+        let classic = assess(face, crop, self.embedder().template(), None, blocky, policy);
+        // LOW_OVERALL is left to the full report: the learned score weighs in the overall score.
+        if classic.reasons & !reason::LOW_OVERALL != 0 {
+            return Ok(classic);
+        }
+        let learned = self.quality_model().map(|q| q.score(img, face)).transpose()?;
+        Ok(assess(face, crop, self.embedder().template(), learned, blocky, policy))
+    }
 }
 
 #[cfg(test)]

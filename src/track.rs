@@ -3,9 +3,9 @@
 //!
 //! Per frame, at a fraction of the cost of treating every frame as a photo:
 //! - **Detection.** The whole frame is searched every `detect_every` frames, when there are no tracks, and
-//!   after a track went unseen; in between, each track is re-detected only inside a square region around its
-//!   predicted box (`roi_scale` × its size) at a small detector input (`roi_input`), and detections are
-//!   associated with tracks by IoU. A scene cut (the frame changes wholesale, see [`SceneCut`]) ends every
+//!   after a track was lost; in between, each track is re-detected only inside a square region around its
+//!   predicted box (`roi_scale` × its size), scaled to a small square (`roi_input`) — the squares of all
+//!   tracks in one detector run — and detections are associated with tracks by IoU. A scene cut (the frame changes wholesale, see [`SceneCut`]) ends every
 //!   track at once, so an identity is never carried across a cut to another face.
 //! - **Evidence.** A face is aligned, quality-checked, liveness-checked and embedded only when its capture is
 //!   worth it: until a track has `min_captures` good captures, one every `capture_gap` frames; after that,
@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::gallery::Gallery;
 use crate::image::Image;
 use crate::quality::head_pose;
+use std::time::Instant;
 
 /// Tracker settings. Start from `TrackerOptions::default()`.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,7 +36,8 @@ pub struct TrackerOptions {
     /// Full-frame detection every this many frames (1 = every frame); also when there are no tracks and
     /// after a track went unseen.
     pub detect_every: u32,
-    /// Detector input (pixels, longer side) for re-detection inside a track's region.
+    /// Side of the square (pixels: 32, 64, 96 or 128) each track's region is scaled to for its re-detection;
+    /// the squares of all tracks go through the detector together.
     pub roi_input: u32,
     /// A track's search region is a square of this many times its box's longer side, around the predicted box.
     pub roi_scale: f32,
@@ -79,8 +81,8 @@ impl TrackerOptions {
         if self.detect_every == 0 {
             return bad("detect_every must be at least 1");
         }
-        if !(32..=crate::detect::MAX_INPUT_SIZE).contains(&self.roi_input) {
-            return bad("roi_input must be in 32..=2048");
+        if !(32..=128).contains(&self.roi_input) || self.roi_input % 32 != 0 {
+            return bad("roi_input must be 32, 64, 96 or 128");
         }
         if !(self.roi_scale >= 1.0 && self.roi_scale <= 8.0) {
             return bad("roi_scale must be in 1..=8");
@@ -182,8 +184,8 @@ pub struct Update {
     pub events: Vec<Event>,
 }
 
-/// What a tracker has done so far (for benchmarks and logs).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What a tracker has done so far, and the time it took (for benchmarks and logs).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TrackerStats {
     pub frames: u64,
     pub full_detections: u64,
@@ -192,6 +194,10 @@ pub struct TrackerStats {
     pub captures: u64,
     pub embeddings: u64,
     pub tracks: u64,
+    /// Seconds spent in full-frame detection, region re-detection, and captures (align, quality, embed).
+    pub full_detect_seconds: f64,
+    pub region_detect_seconds: f64,
+    pub capture_seconds: f64,
 }
 
 /// What a track is decided against.
@@ -213,6 +219,8 @@ struct Slot {
     /// Cheap capture score of the best capture so far.
     best_score: f32,
     last_capture: Option<u64>,
+    /// Captures refused in a row (quality).
+    refused: u32,
     /// Quality-weighted sum of the captures' unit embeddings, and the sum of weights.
     embedding_sum: Vec<f32>,
     weight: f32,
@@ -232,6 +240,9 @@ pub struct Tracker<'a> {
     size: Option<(u32, u32)>,
     cut: SceneCut,
     stats: TrackerStats,
+    /// A track was lost in the previous frame: search the whole frame again (it may have moved out of its
+    /// region).
+    lost_last_frame: bool,
 }
 
 impl<'a> Tracker<'a> {
@@ -248,6 +259,7 @@ impl<'a> Tracker<'a> {
             size: None,
             cut: SceneCut::default(),
             stats: TrackerStats::default(),
+            lost_last_frame: false,
         })
     }
 
@@ -290,6 +302,7 @@ impl<'a> Tracker<'a> {
     pub fn reset(&mut self) {
         self.slots.clear();
         self.since_full = 0;
+        self.lost_last_frame = false;
         self.size = None;
         self.cut = SceneCut::default();
     }
@@ -331,26 +344,22 @@ impl<'a> Tracker<'a> {
             s.track.face = predicted(&s.track.face, &s.velocity);
             s.track.age += 1;
         }
-        // A track unseen twice in its own region may have moved out of it: search the whole frame then too,
-        // but not more often than every third frame (a crowd always has someone turned away).
-        let full = self.slots.is_empty()
-            || self.since_full + 1 >= self.options.detect_every
-            || (self.since_full >= 2 && self.slots.iter().any(|s| s.track.missed >= 2));
+        let full = self.slots.is_empty() || self.since_full + 1 >= self.options.detect_every || self.lost_last_frame;
         let mut seen = vec![None; self.slots.len()];
         if full {
             self.since_full = 0;
             self.stats.full_detections += 1;
+            let t0 = Instant::now();
             let mut dets = self.engine.detect(frame)?;
+            self.stats.full_detect_seconds += t0.elapsed().as_secs_f64();
             for (t, d) in associate(&self.slots, &dets, self.options.min_iou) {
                 seen[t] = Some(dets[d]);
                 dets[d].score = -1.0;
             }
             // Faces the full frame missed (too small at its scale) may still show up in their own region.
-            for t in 0..self.slots.len() {
-                if seen[t].is_none() {
-                    let predicted = self.slots[t].track.face;
-                    seen[t] = self.redetect(frame, &predicted)?;
-                }
+            let unmatched: Vec<usize> = (0..self.slots.len()).filter(|&t| seen[t].is_none()).collect();
+            for (t, f) in unmatched.iter().zip(self.redetect(frame, &unmatched)?) {
+                seen[*t] = f;
             }
             for d in dets.into_iter().filter(|d| d.score >= 0.0) {
                 let overlaps = seen.iter().flatten().any(|s| s.iou(&d) > 0.5);
@@ -363,10 +372,8 @@ impl<'a> Tracker<'a> {
             }
         } else {
             self.since_full += 1;
-            for t in 0..self.slots.len() {
-                let predicted = self.slots[t].track.face;
-                seen[t] = self.redetect(frame, &predicted)?;
-            }
+            let all: Vec<usize> = (0..self.slots.len()).collect();
+            seen = self.redetect(frame, &all)?;
         }
 
         for (s, d) in self.slots.iter_mut().zip(&seen) {
@@ -394,8 +401,10 @@ impl<'a> Tracker<'a> {
         }
 
         // Report every track (the lost ones once, then drop them).
+        self.lost_last_frame = false;
         for s in &mut self.slots {
             if s.track.missed > self.options.max_missed {
+                self.lost_last_frame = true;
                 s.track.state = TrackState::Lost;
                 up.events.push(Event { frame: f, track: s.track.id, kind: EventKind::Lost });
             }
@@ -427,6 +436,7 @@ impl<'a> Tracker<'a> {
             velocity: [0.0; 4],
             best_score: 0.0,
             last_capture: None,
+            refused: 0,
             embedding_sum: Vec::new(),
             weight: 0.0,
             best_crop: None,
@@ -444,25 +454,38 @@ impl<'a> Tracker<'a> {
         self.since_full = 0;
     }
 
-    /// The detection in the region around `predicted` that overlaps it most, if any overlaps enough.
-    fn redetect(&mut self, frame: &Image, predicted: &Face) -> Result<Option<Face>> {
-        let (cx, cy) = (predicted.x + predicted.width / 2.0, predicted.y + predicted.height / 2.0);
-        let side = self.options.roi_scale * predicted.width.max(predicted.height);
-        let Some(region) = Region::square_around(cx, cy, side, frame.width(), frame.height()) else { return Ok(None) };
-        let params = DetectParams {
-            input_size: self.options.roi_input,
-            score_threshold: self.options.roi_min_score,
-            max_faces: 8,
-            ..self.engine.options().detect.clone()
-        };
-        self.stats.region_detections += 1;
-        let faces = self.engine.detect_region(frame, region, &params)?;
-        Ok(faces
-            .into_iter()
-            .map(|d| (predicted.iou(&d), d))
-            .filter(|(iou, d)| *iou >= self.options.min_iou || centre_inside(d, predicted))
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, d)| d))
+    /// Re-detects the tracks `which` in their regions (one detector run for all): for each, the detection that
+    /// overlaps its predicted box most, if any overlaps enough.
+    fn redetect(&mut self, frame: &Image, which: &[usize]) -> Result<Vec<Option<Face>>> {
+        let mut found = vec![None; which.len()];
+        let (mut regions, mut of) = (Vec::new(), Vec::new());
+        for (k, &t) in which.iter().enumerate() {
+            let p = &self.slots[t].track.face;
+            let side = self.options.roi_scale * p.width.max(p.height);
+            let centre = (p.x + p.width / 2.0, p.y + p.height / 2.0);
+            if let Some(r) = Region::square_around(centre.0, centre.1, side, frame.width(), frame.height()) {
+                regions.push(r);
+                of.push(k);
+            }
+        }
+        if regions.is_empty() {
+            return Ok(found);
+        }
+        let params = DetectParams { score_threshold: self.options.roi_min_score, ..self.engine.options().detect.clone() };
+        self.stats.region_detections += regions.len() as u64;
+        let t0 = Instant::now();
+        let per_region = self.engine.detect_regions(frame, &regions, self.options.roi_input, &params)?;
+        self.stats.region_detect_seconds += t0.elapsed().as_secs_f64();
+        for (k, faces) in of.into_iter().zip(per_region) {
+            let predicted = &self.slots[which[k]].track.face;
+            found[k] = faces
+                .into_iter()
+                .map(|d| (predicted.iou(&d), d))
+                .filter(|(iou, d)| *iou >= self.options.min_iou || centre_inside(d, predicted))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, d)| d);
+        }
+        Ok(found)
     }
 
     /// Two tracks on one face (they converged): the younger one ends.
@@ -492,20 +515,32 @@ impl<'a> Tracker<'a> {
         // Spaced captures while gathering evidence; afterwards only a clearly better one — a quarter better
         // than the best, as a face walking towards the camera keeps improving — and never two attempts closer
         // than the gap, so a refused capture is not retried every frame.
-        let due = s.last_capture.is_none_or(|l| f >= l + o.capture_gap as u64)
-            && (s.track.captures < o.min_captures || score > 1.25 * s.best_score);
+        // Each refused attempt in a row doubles the wait (up to 16 gaps): a face that stays poor is not
+        // re-checked every few frames.
+        let wait = (o.capture_gap as u64) << s.refused.min(4);
+        let due = s.last_capture.is_none_or(|l| f >= l + wait) && (s.track.captures < o.min_captures || score > 1.25 * s.best_score);
         if !due || score <= 0.0 {
             return Ok(());
         }
-        let e = self.engine;
         let face = s.track.face;
         self.slots[i].last_capture = Some(f);
         self.stats.captures += 1;
+        let t0 = Instant::now();
+        let r = self.capture(frame, i, &face, score);
+        self.stats.capture_seconds += t0.elapsed().as_secs_f64();
+        r
+    }
+
+    /// Aligns, checks and (when good) embeds one capture of track `i` into its evidence.
+    fn capture(&mut self, frame: &Image, i: usize, face: &Face, score: f32) -> Result<()> {
+        let (e, face) = (self.engine, *face);
         let crop = e.align(frame, &face)?;
-        let q = e.quality_of_crop(frame, &face, &crop, &e.options().quality)?;
+        let q = e.quality_gate(frame, &face, &crop, &e.options().quality)?;
         if !q.acceptable {
+            self.slots[i].refused += 1;
             return Ok(());
         }
+        self.slots[i].refused = 0;
         let emb = e.embed_aligned(&crop)?;
         self.stats.embeddings += 1;
         let s = &mut self.slots[i];
@@ -703,6 +738,7 @@ mod tests {
             velocity: [0.0; 4],
             best_score: 0.0,
             last_capture: None,
+            refused: 0,
             embedding_sum: vec![],
             weight: 0.0,
             best_crop: None,

@@ -5,6 +5,7 @@ use crate::args::{DecisionArgs, ModelArgs, PipelineArgs, QualityArgs};
 use crate::draw::Canvas;
 use crate::exit::Code;
 use crate::video::{decode_all, parse_size, Frames, RawFormat};
+use clap::builder::TypedValueParser;
 use clap::Args;
 use facekit::gallery::Gallery;
 use facekit::track::{EventKind, Reference, Track, Verdict};
@@ -21,8 +22,8 @@ pub struct TrackerArgs {
     /// Full-frame detection every N frames (in between, each face is re-detected in its own region).
     #[arg(long, value_name = "N", default_value_t = TrackerOptions::default().detect_every, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub detect_every: u32,
-    /// Detector input for the re-detection inside a face's region, pixels.
-    #[arg(long, value_name = "PX", default_value_t = TrackerOptions::default().roi_input, value_parser = clap::value_parser!(u32).range(32..=1024))]
+    /// Side of the square each face's region is scaled to for its re-detection, pixels.
+    #[arg(long, value_name = "PX", default_value_t = TrackerOptions::default().roi_input, value_parser = clap::builder::PossibleValuesParser::new(["32", "64", "96", "128"]).map(|s| s.parse::<u32>().expect("listed values are numbers")))]
     pub roi_input: u32,
     /// Good captures a track gathers before it is decided.
     #[arg(long, value_name = "N", default_value_t = TrackerOptions::default().min_captures, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -306,6 +307,7 @@ pub fn bench(m: &ModelArgs, a: BenchTrackArgs) -> Result<Code, Error> {
         }
     }
     let s = stats.expect("at least one round");
+    let total_seconds = tracked.last().copied().unwrap_or(f64::NAN) * n / 1e3;
     let reference_ms = (!refs.is_empty()).then(|| median(&refs));
     let v = json!({
         "input": a.input, "frames": frames.len(), "width": frames[0].width(), "height": frames[0].height(),
@@ -316,7 +318,18 @@ pub fn bench(m: &ModelArgs, a: BenchTrackArgs) -> Result<Code, Error> {
         "ratio_every_frame_to_reference": reference_ms.map(|r| median(&every) / r),
         "per_round": {"tracker": tracked, "every_frame": every, "reference": refs, "ratio": ratios},
         "faces_per_frame": faces_per_frame,
-        "tracker": {"full_detections": s.full_detections, "region_detections": s.region_detections, "captures": s.captures, "tracks": s.tracks},
+        "tracker": {
+            "full_detections": s.full_detections, "region_detections": s.region_detections, "captures": s.captures,
+            "embeddings": s.embeddings, "tracks": s.tracks,
+            "ms_per_full_detection": 1e3 * s.full_detect_seconds / s.full_detections.max(1) as f64,
+            "ms_per_region_detection": 1e3 * s.region_detect_seconds / s.region_detections.max(1) as f64,
+            "ms_per_capture": 1e3 * s.capture_seconds / s.captures.max(1) as f64,
+            "share": {
+                "full_detection": s.full_detect_seconds / total_seconds,
+                "region_detection": s.region_detect_seconds / total_seconds,
+                "captures": s.capture_seconds / total_seconds,
+            },
+        },
     });
     println!("{}", if a.json { v.to_string() } else { serde_json::to_string_pretty(&v).expect("json") });
     Ok(Code::Ok)
