@@ -219,8 +219,6 @@ struct Slot {
     /// Cheap capture score of the best capture so far.
     best_score: f32,
     last_capture: Option<u64>,
-    /// Captures refused in a row (quality).
-    refused: u32,
     /// Quality-weighted sum of the captures' unit embeddings, and the sum of weights.
     embedding_sum: Vec<f32>,
     weight: f32,
@@ -436,7 +434,6 @@ impl<'a> Tracker<'a> {
             velocity: [0.0; 4],
             best_score: 0.0,
             last_capture: None,
-            refused: 0,
             embedding_sum: Vec::new(),
             weight: 0.0,
             best_crop: None,
@@ -515,10 +512,8 @@ impl<'a> Tracker<'a> {
         // Spaced captures while gathering evidence; afterwards only a clearly better one — a quarter better
         // than the best, as a face walking towards the camera keeps improving — and never two attempts closer
         // than the gap, so a refused capture is not retried every frame.
-        // Each refused attempt in a row doubles the wait (up to 16 gaps): a face that stays poor is not
-        // re-checked every few frames.
-        let wait = (o.capture_gap as u64) << s.refused.min(4);
-        let due = s.last_capture.is_none_or(|l| f >= l + wait) && (s.track.captures < o.min_captures || score > 1.25 * s.best_score);
+        let due = s.last_capture.is_none_or(|l| f >= l + o.capture_gap as u64)
+            && (s.track.captures < o.min_captures || score > 1.25 * s.best_score);
         if !due || score <= 0.0 {
             return Ok(());
         }
@@ -537,10 +532,8 @@ impl<'a> Tracker<'a> {
         let crop = e.align(frame, &face)?;
         let q = e.quality_gate(frame, &face, &crop, &e.options().quality)?;
         if !q.acceptable {
-            self.slots[i].refused += 1;
             return Ok(());
         }
-        self.slots[i].refused = 0;
         let emb = e.embed_aligned(&crop)?;
         self.stats.embeddings += 1;
         let s = &mut self.slots[i];
@@ -738,7 +731,6 @@ mod tests {
             velocity: [0.0; 4],
             best_score: 0.0,
             last_capture: None,
-            refused: 0,
             embedding_sum: vec![],
             weight: 0.0,
             best_crop: None,
