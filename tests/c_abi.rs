@@ -81,9 +81,42 @@ fn c_happy_path_on_real_photos() {
     run("happy", &[], false);
 }
 
+/// Model directories for the bad-input table: one whose manifest has no liveness entries, one whose manifest
+/// says MiniFASNetV2 has 2 classes (it has 3). The model files are links to ../shared/models.
+fn liveness_dirs() -> [String; 2] {
+    static D: OnceLock<[String; 2]> = OnceLock::new();
+    D.get_or_init(|| {
+        let make = |tag: &str, edit: &dyn Fn(&mut facekit::pack::Manifest)| {
+            let d = std::env::temp_dir().join(format!("fk-c-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            let mut m = facekit::pack::Manifest::default_manifest();
+            edit(&mut m);
+            for s in &m.models {
+                std::os::unix::fs::symlink(common::models().join(&s.file), d.join(&s.file)).unwrap();
+            }
+            std::fs::write(d.join("manifest.json"), m.to_json()).unwrap();
+            d.display().to_string()
+        };
+        [
+            make("nolive", &|m| {
+                m.liveness = None;
+                m.models.retain(|s| s.liveness.is_none());
+            }),
+            make("mismatch", &|m| {
+                let v2 = m.model_mut("minifasnet_v2").unwrap();
+                v2.output.as_mut().unwrap().dim = 2;
+                v2.liveness.as_mut().unwrap().live_class = 0;
+            }),
+        ]
+    })
+    .clone()
+}
+
 #[test]
 fn c_bad_input_table() {
-    run("bad", &[], false);
+    let [a, b] = liveness_dirs();
+    run("bad", &[&a, &b], false);
 }
 
 #[test]
@@ -95,7 +128,8 @@ fn c_eight_threads_share_one_engine() {
 #[test]
 fn c_bad_input_table_under_valgrind() {
     if have_valgrind() {
-        run("bad", &[], true);
+        let [a, b] = liveness_dirs();
+        run("bad", &[&a, &b], true);
     }
 }
 
