@@ -67,7 +67,7 @@ impl Net {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        // Declutter, swap in our faster ops, run the convolutions channel-last when the manifest says so, optimise.
+        // Declutter, swap in our faster ops (max pool, PRelu), run the convolutions channel-last when the manifest says so, optimise.
         let nhwc = spec.compute_layout == Some(Layout::NHWC);
         let plan = model
             .clone()
@@ -76,6 +76,7 @@ impl Net {
             .and_then(|m| m.into_decluttered())
             .and_then(|mut m| {
                 ops::fast_max_pools(&mut m)?;
+                ops::fused_prelus(&mut m)?;
                 if nhwc {
                     let t = tract_onnx::tract_core::transform::get_transform("conv_nhwc")?
                         .ok_or_else(|| anyhow!("tract has no conv_nhwc transform"))?;
