@@ -28,6 +28,6 @@ fk = st.median(r["fk"]["liveness_ms"] for r in rows)
 ort = st.median(r["ort"]["liveness_ms"] for r in rows)
 print(f"liveness (2 models): facekit {fk:.2f} ms, onnxruntime {ort:.2f} ms; ratio per round "
       f"{', '.join(f'{x:.2f}' for x in ratios)}; median ratio {st.median(ratios):.2f}")
-print(f"engine load with liveness (all default models, sha256 + plans): {st.median(r['fk']['engine_load_ms'] for r in rows):.0f} ms")
+print(f"engine load (detector, embedder, both liveness models; sha256 checks + plans): {st.median(r['fk']['engine_load_ms'] for r in rows):.0f} ms")
 PY
 rm -f "$out"
