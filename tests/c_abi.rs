@@ -53,7 +53,7 @@ fn run(mode: &str, extra: &[&str], valgrind: bool) {
         let mut c = Command::new("valgrind");
         // A 160-pixel detector input: valgrind runs inference ~50x slower, and what it checks is memory
         // safety, not accuracy (the decisions asserted still hold at 160 on LFW's 250x250 photos).
-        c.env("FK_TEST_DET_SIZE", "160");
+        c.env("FK_TEST_DET_SIZE", "160").env("FK_TEST_VALGRIND", "1");
         c.args(["--error-exitcode=1", "--leak-check=full", "--errors-for-leak-kinds=definite,possible", "--quiet"])
             .arg(format!("--suppressions={}", root().join("tests/c/valgrind.supp").display()))
             .arg(program());
@@ -82,12 +82,13 @@ fn c_happy_path_on_real_photos() {
 }
 
 /// Model directories for the bad-input table: one whose manifest has no liveness entries, one whose manifest
-/// says MiniFASNetV2 has 2 classes (it has 3). The model files are links to ../shared/models.
+/// says MiniFASNetV2 has 2 classes (it has 3). The model files are links to ../shared/models; the folders live
+/// beside the test program in target/ and are remade by every run.
 fn liveness_dirs() -> [String; 2] {
     static D: OnceLock<[String; 2]> = OnceLock::new();
     D.get_or_init(|| {
         let make = |tag: &str, edit: &dyn Fn(&mut facekit::pack::Manifest)| {
-            let d = std::env::temp_dir().join(format!("fk-c-{tag}-{}", std::process::id()));
+            let d = lib_dir().join(format!("c-test-models-{tag}"));
             let _ = std::fs::remove_dir_all(&d);
             std::fs::create_dir_all(&d).unwrap();
             let mut m = facekit::pack::Manifest::default_manifest();
