@@ -61,8 +61,8 @@ fn bundle(root: &Path, out: &Path) {
     let dir = std::env::var_os("FACEKIT_BUNDLE_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("../shared/models"));
     let manifest = std::fs::read_to_string(root.join("models/manifest.json")).unwrap();
     let mut files: Vec<(String, Vec<u8>)> = vec![("manifest.json".into(), manifest.clone().into_bytes())];
-    // The default detector, embedder and quality model only: the bundled pack is for small devices.
-    for f in ["yunet_s_dynamic.onnx", "mobilefacenet.onnx", "lightqnet_dm050.onnx"] {
+    // The default detector, embedder, quality and liveness models only: the bundled pack is for small devices.
+    for f in ["yunet_s_dynamic.onnx", "mobilefacenet.onnx", "lightqnet_dm050.onnx", "minifasnetv2_80_scale2.7.onnx", "minifasnetv1se_80_scale4.0.onnx"] {
         let p = dir.join(f);
         let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("bundled feature: cannot read {}: {e} (set FACEKIT_BUNDLE_DIR)", p.display()));
         files.push((f.to_string(), bytes));

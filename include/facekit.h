@@ -20,6 +20,9 @@
 // Longest identity key in bytes (UTF-8, no NUL), excluding the terminator.
 #define FK_ID_MAX 255
 
+// Most models a liveness ensemble may have (the C report has a slot for each).
+#define FK_LIVENESS_MAX_MODELS 4
+
 // Status codes. `FK_OK` is 0; every error is a distinct positive value. Stable across versions.
 typedef enum fk_status {
   FK_OK = 0,
@@ -51,11 +54,38 @@ typedef enum fk_status {
   FK_ERR_UNSUPPORTED = 13,
   // An encoded image could not be decoded.
   FK_ERR_DECODE = 14,
+  // The capture was refused for its quality under the engine's policy (dark, blurred, turned away, too
+  // small or cut off for the liveness check); `fk_last_error()` says what. No decision was taken.
+  FK_ERR_POOR_QUALITY = 15,
+  // The capture was refused as a presentation attack (a print, a photo or a video on a screen): tell the
+  // user "show your real face". No decision was taken.
+  FK_ERR_NOT_LIVE = 16,
   // A bug or inference failure.
   FK_ERR_INTERNAL = 98,
   // A panic was caught at the boundary (a bug; the library stays usable).
   FK_ERR_PANIC = 99,
 } fk_status;
+
+// Whether a face could be checked. Values are stable (C: `fk_liveness_status`).
+typedef enum fk_liveness_status {
+  // Scored: `score` and `is_live` hold.
+  FK_LIVENESS_STATUS_ASSESSED = 0,
+  // A model's crop would hold fewer pixels than its input (a face box under ~30 pixels, or a frame smaller
+  // than 80×80): the texture that tells a print or a screen from skin is not in the frame. Move closer.
+  FK_LIVENESS_STATUS_FACE_TOO_SMALL = 1,
+  // The face is cut off by the frame edge: a landmark lies outside the image, or more than 20 % of the
+  // face box (`MAX_OUTSIDE_SHARE`) does. Centre the face.
+  FK_LIVENESS_STATUS_FACE_AT_BORDER = 2,
+} fk_liveness_status;
+
+// A named share of spoofs that may pass, at which liveness decisions are taken. C values are the APCER in
+// per mille (`fk_liveness_point`).
+typedef enum fk_liveness_point {
+  // At most 1 spoof in 100 accepted: strict (more live users asked to retry).
+  FK_LIVENESS_POINT_APCER1E2 = 10,
+  // At most 5 in 100: the default.
+  FK_LIVENESS_POINT_APCER5E2 = 50,
+} fk_liveness_point;
 
 // Pixel formats for `fk_image.format` (values of `PixelFormat`).
 typedef enum fk_format {
@@ -235,6 +265,23 @@ typedef struct fk_quality_report {
   struct fk_quality_component compression;
 } fk_quality_report;
 
+// The liveness of one face at an operating point. Passed to C with a size argument (`fk_liveness`).
+typedef struct fk_liveness_report {
+  // Whether the face could be checked; when it is not `Assessed`, `score` and the model scores are NaN and
+  // `is_live` is false.
+  enum fk_liveness_status status;
+  // Probability of a live face in [0, 1] (the manifest's combination of the models' scores).
+  float score;
+  // `score >= threshold`.
+  bool is_live;
+  // The calibrated threshold of `operating_point`.
+  float threshold;
+  enum fk_liveness_point operating_point;
+  // Number of models; `model_scores[i]` for `i < model_count` is model i's probability of a live face.
+  uint32_t model_count;
+  float model_scores[FK_LIVENESS_MAX_MODELS];
+} fk_liveness_report;
+
 // One search result: a NUL-terminated identity key and its similarity (cosine, best template of that
 // identity).
 typedef struct fk_hit {
@@ -321,8 +368,11 @@ void fk_options_free(struct fk_options *options);
 // `detector` (yunet_s|yunet_n), `embedder` (mobilefacenet|dlib_resnet), `quality_model`, `load_quality` (0|1),
 // `detector_input_size` (32..2048, default 320), `score_threshold` (0..1, default 0.5), `nms_iou` (0..1),
 // `min_face_size` (pixels, default 0), `max_faces` (1..1024, default 64), `flip` (0|1),
-// `operating_point` (far_1e-2|far_1e-3|far_1e-4), `quality_policy` (enrolment|unlock|gate), and
-// `quality.<field>` for each threshold of the policy (e.g. `quality.min_sharpness`).
+// `operating_point` (far_1e-2|far_1e-3|far_1e-4), `load_liveness` (0|1, default 1),
+// `liveness_operating_point` (apcer_1e-2|apcer_5e-2, default apcer_5e-2), `quality_policy`
+// (enrolment|unlock|gate; replaces every policy field, so set it before the fields), `require_liveness` (0|1:
+// whether deciding calls refuse a capture that is not live; 1 in every preset), and `quality.<field>` for each
+// threshold of the policy (e.g. `quality.min_sharpness`).
 // Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown key or bad value; options unchanged).
 enum fk_status fk_options_set(struct fk_options *options,
                               const char *key,
@@ -421,9 +471,12 @@ enum fk_status fk_compare(const struct fk_engine *engine,
                           size_t len,
                           struct fk_match *out);
 
-// 1:1 verification: the largest face of each image, compared at the engine's operating point.
-// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT, FK_ERR_INVALID_IMAGE, FK_ERR_NO_FACE,
-// FK_ERR_INTERNAL, FK_ERR_PANIC. Thread-safe.
+// 1:1 verification: the largest face of each image, each checked under the engine's quality policy
+// (quality, then liveness if the policy requires it), compared at the engine's operating point. A refused
+// capture is FK_ERR_POOR_QUALITY or FK_ERR_NOT_LIVE ("show your real face"; `fk_last_error()` says which
+// image), never a non-match. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT,
+// FK_ERR_INVALID_IMAGE, FK_ERR_NO_FACE, FK_ERR_POOR_QUALITY, FK_ERR_NOT_LIVE, FK_ERR_UNSUPPORTED (the policy
+// requires liveness and the engine has no liveness models), FK_ERR_INTERNAL, FK_ERR_PANIC. Thread-safe.
 enum fk_status fk_verify(const struct fk_engine *engine,
                          const struct fk_image *a,
                          const struct fk_image *b,
@@ -439,6 +492,22 @@ enum fk_status fk_quality(const struct fk_engine *engine,
                           const struct fk_face *face,
                           struct fk_quality_report *out,
                           size_t out_size);
+
+// Liveness of `face`: whether it is a live person or a print, a photo or a video on a screen, at the engine's
+// liveness operating point (option `liveness_operating_point`). `out_size` must be
+// `sizeof(fk_liveness_report)` as the caller's header defines it (smaller: FK_ERR_BUFFER_TOO_SMALL, nothing
+// written). A face too small or too near the border for a trustworthy crop is FK_OK with `status`
+// FK_LIVENESS_STATUS_FACE_TOO_SMALL / FK_LIVENESS_STATUS_FACE_AT_BORDER, `is_live` false and NaN scores: ask
+// the user to come closer or centre the face. One frame is one piece of evidence: on a live camera, average
+// over several frames of a track. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (non-finite
+// face, no calibrated threshold in the manifest), FK_ERR_BUFFER_TOO_SMALL, FK_ERR_INVALID_IMAGE,
+// FK_ERR_UNSUPPORTED (no liveness models: the manifest has none or `load_liveness` is 0), FK_ERR_INTERNAL,
+// FK_ERR_PANIC. Thread-safe.
+enum fk_status fk_liveness(const struct fk_engine *engine,
+                           const struct fk_image *image,
+                           const struct fk_face *face,
+                           struct fk_liveness_report *out,
+                           size_t out_size);
 
 // New empty gallery for the embeddings of `engine`'s embedder (its model id and dimension; templates of
 // another model are refused). On FK_OK `*out` owns it. Returns FK_OK, FK_ERR_NULL_ARGUMENT,
@@ -458,9 +527,11 @@ enum fk_status fk_gallery_enroll(const struct fk_gallery *gallery,
                                  const float *embedding,
                                  size_t len);
 
-// Detects the largest face in `image`, embeds it with `engine` and enrolls it under `id`. Returns the
-// statuses of `fk_gallery_enroll` plus FK_ERR_INVALID_IMAGE, FK_ERR_NO_FACE, FK_ERR_INCOMPATIBLE (engine of
-// another model). Thread-safe.
+// Detects the largest face in `image`, checks it under `engine`'s quality policy (quality, then liveness if
+// the policy requires it: an enrolment photo of a photo is the worst case), embeds it and enrolls it under
+// `id`. Returns the statuses of `fk_gallery_enroll` plus FK_ERR_INVALID_IMAGE, FK_ERR_NO_FACE,
+// FK_ERR_POOR_QUALITY, FK_ERR_NOT_LIVE, FK_ERR_UNSUPPORTED (the policy requires liveness, the engine has
+// none), FK_ERR_INCOMPATIBLE (engine of another model); nothing is enrolled unless FK_OK. Thread-safe.
 enum fk_status fk_gallery_enroll_image(const struct fk_gallery *gallery,
                                        const struct fk_engine *engine,
                                        const char *id,
@@ -512,7 +583,7 @@ enum fk_status fk_tracker_new(const struct fk_engine *engine,
 void fk_tracker_free(struct fk_tracker *tracker);
 
 // Changes one setting (takes effect from the next frame). Keys (values): `detect_every` (1..1000, default 10),
-// `roi_input` (32..2048, 128), `roi_scale` (1..8, 2), `roi_min_score` (0..1, 0.3), `min_iou` (0..1, 0.3),
+// `roi_input` (32, 64, 96 or 128; default 128), `roi_scale` (1..8, 2), `roi_min_score` (0..1, 0.3), `min_iou` (0..1, 0.3),
 // `max_missed` (frames, 10), `min_captures` (1.., 3), `capture_gap` (frames, 3), `decide_within` (frames, 45),
 // `max_tracks` (1..1024, 16). Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown key or
 // bad value; settings unchanged), FK_ERR_PANIC.

@@ -32,33 +32,37 @@ impl Embedding {
     }
 }
 
-/// An embedding model with its fixed-shape plan.
+/// An embedding model with its alignment template and fixed-shape plan.
 #[derive(Debug)]
-pub struct Embedder(CropModel);
+pub struct Embedder {
+    model: CropModel,
+    template: Template,
+}
 
 impl Embedder {
     pub fn new(spec: &ModelSpec, bytes: &[u8]) -> Result<Self> {
-        CropModel::load(spec, bytes, Task::Embed).map(Embedder)
+        let template = spec.template()?.clone();
+        Ok(Embedder { model: CropModel::load(spec, bytes, Task::Embed)?, template })
     }
 
     pub fn spec(&self) -> &ModelSpec {
-        &self.0.spec
+        &self.model.spec
     }
     pub fn template(&self) -> &Template {
-        &self.0.template
+        &self.template
     }
     pub fn dim(&self) -> usize {
-        self.0.dim
+        self.model.dim
     }
 
     /// Embeds an aligned crop (as made by [`crate::align::align`] with this model's template).
     pub fn embed(&self, crop: &Image, flip: bool) -> Result<Embedding> {
-        let mut v = self.0.run(crop)?;
+        let mut v = self.model.run(crop)?;
         if flip {
-            let f = self.0.run(&mirror(crop))?;
+            let f = self.model.run(&mirror(crop))?;
             v.iter_mut().zip(f).for_each(|(a, b)| *a += b);
         }
-        Embedding::from_vec(v).ok_or_else(|| Error::Internal(format!("{} produced a zero or NaN embedding", self.0.spec.name)))
+        Embedding::from_vec(v).ok_or_else(|| Error::Internal(format!("{} produced a zero or NaN embedding", self.model.spec.name)))
     }
 }
 

@@ -7,8 +7,9 @@ use crate::detect::{DetectParams, Detector, Face, Region};
 use crate::embed::{Embedder, Embedding};
 use crate::error::{Error, Result};
 use crate::image::Image;
+use crate::liveness::{Liveness, LivenessPoint, LivenessReport, LivenessStatus};
 use crate::pack::{find_model_dir, Calibration, ModelPack};
-use crate::quality::{QualityModel, QualityPolicy};
+use crate::quality::{reason, QualityModel, QualityPolicy, QualityReport};
 use std::path::Path;
 
 /// Engine settings. Start from `Options::default()` and change what you need.
@@ -23,6 +24,11 @@ pub struct Options {
     /// Load the learned quality model (LightQNet). Without it the quality report marks that component as
     /// not assessed.
     pub load_quality: bool,
+    /// Load the liveness models (if the manifest has them). Off: `liveness` is unsupported and decisions under
+    /// a policy that requires liveness are refused with [`Error::Unsupported`].
+    pub load_liveness: bool,
+    /// Operating point of liveness decisions.
+    pub liveness_point: LivenessPoint,
     pub detect: DetectParams,
     /// Average each embedding with the one of the mirrored crop (2× embed time, better accuracy).
     pub flip: bool,
@@ -39,6 +45,8 @@ impl Default for Options {
             embedder: None,
             quality_model: None,
             load_quality: true,
+            load_liveness: true,
+            liveness_point: LivenessPoint::default(),
             detect: DetectParams::default(),
             flip: false,
             operating_point: OperatingPoint::default(),
@@ -53,6 +61,7 @@ pub struct Engine {
     detector: Detector,
     embedder: Embedder,
     quality: Option<QualityModel>,
+    liveness: Option<Liveness>,
     calibration: Option<Calibration>,
     options: Options,
     origin: String,
@@ -73,9 +82,13 @@ impl Engine {
             }
             _ => None,
         };
+        let liveness = match (options.load_liveness, &m.liveness) {
+            (true, Some(set)) => Some(Liveness::load(set, pack)?),
+            _ => None,
+        };
         let calibration = emb_spec.calibrations.iter().find(|c| c.flip == options.flip).cloned();
         options.quality.validate()?;
-        Ok(Engine { detector, embedder, quality, calibration, options, origin: pack.origin() })
+        Ok(Engine { detector, embedder, quality, liveness, calibration, options, origin: pack.origin() })
     }
 
     /// Loads from a model directory (its own `manifest.json`, else the built-in default manifest).
@@ -114,6 +127,10 @@ impl Engine {
     }
     pub fn quality_model(&self) -> Option<&QualityModel> {
         self.quality.as_ref()
+    }
+    /// The liveness stage, if loaded (for scores without a threshold, e.g. evaluation).
+    pub fn liveness_model(&self) -> Option<&Liveness> {
+        self.liveness.as_ref()
     }
     /// Identity of the embedder (its sha256): embeddings — and galleries — from different models never mix.
     pub fn model_id(&self) -> &str {
@@ -202,10 +219,71 @@ impl Engine {
         Ok(Match { similarity, is_match: similarity >= threshold, threshold, operating_point: op })
     }
 
-    /// 1:1 verification: the largest face of each image, compared at the engine's operating point.
-    pub fn verify(&self, a: &Image, b: &Image) -> Result<Match> {
-        let ea = self.embed(a, &self.largest_face(a).map_err(|_| Error::NoFace(" in the first image".into()))?)?;
-        let eb = self.embed(b, &self.largest_face(b).map_err(|_| Error::NoFace(" in the second image".into()))?)?;
-        self.compare(&ea, &eb)
+    /// Liveness of one face at the engine's liveness operating point. [`Error::Unsupported`] when no liveness
+    /// models are loaded (the manifest has none, or `load_liveness` is off).
+    pub fn liveness(&self, img: &Image, face: &Face) -> Result<LivenessReport> {
+        let l = self.liveness.as_ref().ok_or_else(|| {
+            Error::Unsupported(if self.options.load_liveness {
+                format!("the model pack ({}) has no liveness models", self.origin)
+            } else {
+                "liveness models are not loaded (option load_liveness is off)".into()
+            })
+        })?;
+        l.assess(img, face, self.options.liveness_point)
     }
+
+    /// The one check before facekit takes a decision on a capture (verify, enrolment, identification, the
+    /// tracker): quality under the engine's policy, then — if the policy requires it — liveness. Refusals:
+    /// [`Error::PoorQuality`] (the reasons, or a face too small or cut off for the liveness crop) and
+    /// [`Error::NotLive`] (a print, a photo or a screen: "show your real face"); a policy that requires
+    /// liveness on an engine without it gives [`Error::Unsupported`]. On success, the reports.
+    pub fn check_capture(&self, img: &Image, face: &Face) -> Result<Capture> {
+        let policy = &self.options.quality;
+        let quality = self.quality(img, face)?;
+        if !quality.acceptable {
+            return Err(Error::PoorQuality(format!("{} (overall {:.0}/100)", reason::names(quality.reasons).join(", "), quality.overall)));
+        }
+        if !policy.require_liveness {
+            return Ok(Capture { quality, liveness: None });
+        }
+        let l = self.liveness(img, face).map_err(|e| match e {
+            Error::Unsupported(m) => Error::Unsupported(format!("the quality policy requires liveness, but {m} (option require_liveness=0 decides without it)")),
+            e => e,
+        })?;
+        match l.status {
+            LivenessStatus::Assessed if l.is_live => Ok(Capture { quality, liveness: Some(l) }),
+            LivenessStatus::Assessed => Err(Error::NotLive(format!(
+                "liveness {:.3} is under {:.3} ({}): show your real face",
+                l.score,
+                l.threshold,
+                l.operating_point.key()
+            ))),
+            LivenessStatus::FaceTooSmall => Err(Error::PoorQuality("face too small for the liveness check: come closer".into())),
+            LivenessStatus::FaceAtBorder => Err(Error::PoorQuality("face cut off by the frame edge: centre your face".into())),
+        }
+    }
+
+    /// 1:1 verification: the largest face of each image, each checked by [`Engine::check_capture`] (a refusal
+    /// says which image), compared at the engine's operating point.
+    pub fn verify(&self, a: &Image, b: &Image) -> Result<Match> {
+        let mut emb = Vec::with_capacity(2);
+        for (img, which) in [(a, "first"), (b, "second")] {
+            let face = self.largest_face(img).map_err(|_| Error::NoFace(format!(" in the {which} image")))?;
+            self.check_capture(img, &face).map_err(|e| match e {
+                Error::PoorQuality(m) => Error::PoorQuality(format!("{which} image: {m}")),
+                Error::NotLive(m) => Error::NotLive(format!("{which} image: {m}")),
+                e => e,
+            })?;
+            emb.push(self.embed(img, &face)?);
+        }
+        self.compare(&emb[0], &emb[1])
+    }
+}
+
+/// The reports of a capture that passed [`Engine::check_capture`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Capture {
+    pub quality: QualityReport,
+    /// `None` when the policy does not require liveness.
+    pub liveness: Option<LivenessReport>,
 }

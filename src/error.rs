@@ -50,6 +50,14 @@ pub enum Error {
     /// A feature this build does not include (e.g. the bundled model pack).
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// A capture refused because it fails the quality policy (dark, blurred, turned away, too small or cut off
+    /// for the liveness check): the message says what to change. A decision was not taken.
+    #[error("poor capture quality: {0}")]
+    PoorQuality(String),
+    /// A capture refused because the liveness check judged it a presentation attack (a print, a photo or a
+    /// video on a screen) under the quality policy. Tell the user: "show your real face".
+    #[error("not a live face: {0}")]
+    NotLive(String),
     /// A bug or an inference-engine failure that the caller could not have prevented.
     #[error("internal error: {0}")]
     Internal(String),

@@ -144,26 +144,24 @@ fn centre_face(engine: &Engine, img: &Image) -> Face {
     f
 }
 
-/// Embeds every distinct image of `paths` on `threads` threads sharing one engine, printing progress on stderr.
-pub fn embed_all(engine: &Engine, paths: &[PathBuf], threads: usize, with_quality: bool, progress: bool) -> Result<HashMap<PathBuf, Sample>> {
-    let mut uniq: Vec<&PathBuf> = paths.iter().collect();
-    uniq.sort();
-    uniq.dedup();
+/// Runs `f` on every item on `threads` threads (sharing whatever `f` borrows, e.g. one engine), results in the
+/// items' order; with a `progress` label, a progress bar on stderr. The first error stops the run.
+pub fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, progress: Option<&str>, f: impl Fn(&T) -> Result<R> + Sync) -> Result<Vec<R>> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Vec<Result<Vec<(PathBuf, Sample)>>> = std::thread::scope(|s| {
+    let results: Vec<Result<Vec<(usize, R)>>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads.max(1))
             .map(|_| {
                 s.spawn(|| {
                     let mut out = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(p) = uniq.get(i) else { break };
-                        out.push(((*p).clone(), sample(engine, p, with_quality)?));
+                        let Some(item) = items.get(i) else { break };
+                        out.push((i, f(item)?));
                         let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        if progress && (d % 50 == 0 || d == uniq.len()) {
-                            let bar = 30 * d / uniq.len();
-                            eprint!("\r[{}{}] {d}/{} images", "#".repeat(bar), " ".repeat(30 - bar), uniq.len());
+                        if let Some(label) = progress.filter(|_| d % 50 == 0 || d == items.len()) {
+                            let bar = 30 * d / items.len();
+                            eprint!("\r[{}{}] {d}/{} {label}", "#".repeat(bar), " ".repeat(30 - bar), items.len());
                         }
                     }
                     Ok(out)
@@ -172,14 +170,24 @@ pub fn embed_all(engine: &Engine, paths: &[PathBuf], threads: usize, with_qualit
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("worker panicked".into())))).collect()
     });
-    if progress {
+    if progress.is_some() {
         eprintln!();
     }
-    let mut map = HashMap::new();
+    let mut all = Vec::with_capacity(items.len());
     for r in results {
-        map.extend(r?);
+        all.extend(r?);
     }
-    Ok(map)
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Embeds every distinct image of `paths` on `threads` threads sharing one engine, printing progress on stderr.
+pub fn embed_all(engine: &Engine, paths: &[PathBuf], threads: usize, with_quality: bool, progress: bool) -> Result<HashMap<PathBuf, Sample>> {
+    let mut uniq: Vec<&PathBuf> = paths.iter().collect();
+    uniq.sort();
+    uniq.dedup();
+    let samples = par_map(&uniq, threads, progress.then_some("images"), |p| sample(engine, p, with_quality))?;
+    Ok(uniq.into_iter().cloned().zip(samples).collect())
 }
 
 /// Verification figures of a scored pair set.

@@ -3,8 +3,9 @@
 //! One frame flows one way: [`ImageView`] (the caller's pixels, any format/stride/rotation) → upright
 //! [`Image`] → [`Engine::detect`] (YuNet: boxes, scores, 5 landmarks) → [`Engine::align`] (Umeyama similarity
 //! onto the embedder's template) → [`Engine::embed`] (unit-length vector) → [`Engine::compare`] (cosine,
-//! decided at a calibrated operating point). [`Engine::quality`] scores a capture before it is trusted;
-//! [`gallery::Gallery`] answers "which enrolled person is this?".
+//! decided at a calibrated operating point). [`Engine::quality`] scores a capture before it is trusted,
+//! [`Engine::liveness`] tells a live face from a print or a screen, and [`Engine::check_capture`] applies both
+//! under the quality policy before a decision; [`gallery::Gallery`] answers "which enrolled person is this?".
 //!
 //! ```no_run
 //! use facekit::{Engine, Image, Options};
@@ -34,6 +35,7 @@ pub mod gallery;
 pub mod eval;
 pub mod image;
 mod infer;
+pub mod liveness;
 pub mod pack;
 pub mod quality;
 mod read;
@@ -43,9 +45,10 @@ pub mod track;
 pub use compare::{Match, OperatingPoint};
 pub use detect::{DetectParams, Face};
 pub use embed::Embedding;
-pub use engine::{Engine, Options};
+pub use engine::{Capture, Engine, Options};
 pub use error::{Error, Result};
 pub use image::{Image, ImageView, PixelFormat, Rotation};
+pub use liveness::{LivenessPoint, LivenessReport, LivenessStatus};
 pub use quality::{QualityPolicy, QualityReport};
 pub use track::{Tracker, TrackerOptions};
 

@@ -117,6 +117,9 @@ pub struct QualityPolicy {
     pub max_occluded_regions: f32,
     /// Blockiness above this sets COMPRESSED.
     pub max_blockiness: f32,
+    /// Decisions (verify, enrolment, …) also require a live face ([`crate::Engine::check_capture`]). True in
+    /// every preset; turn it off only for captures known to be live, e.g. a test on press photos.
+    pub require_liveness: bool,
 }
 
 impl QualityPolicy {
@@ -137,6 +140,7 @@ impl QualityPolicy {
             min_overall: 60.0,
             max_occluded_regions: 0.0,
             max_blockiness: 1.3,
+            require_liveness: true,
         }
     }
     /// 1:1 unlock on a live camera: the user retries at once, so moderate.
@@ -156,6 +160,7 @@ impl QualityPolicy {
             min_overall: 40.0,
             max_occluded_regions: 0.0,
             max_blockiness: 1.6,
+            require_liveness: true,
         }
     }
     /// 1:N gate: every extra attempt is a false-match chance against the whole gallery — between the two.
@@ -175,6 +180,7 @@ impl QualityPolicy {
             min_overall: 50.0,
             max_occluded_regions: 0.0,
             max_blockiness: 1.45,
+            require_liveness: true,
         }
     }
     /// Names of the presets, strictest first.
@@ -209,21 +215,25 @@ impl Default for QualityPolicy {
 
 /// The learned quality model (LightQNet) with its own alignment template.
 #[derive(Debug)]
-pub struct QualityModel(CropModel);
+pub struct QualityModel {
+    model: CropModel,
+    template: Template,
+}
 
 impl QualityModel {
     pub fn new(spec: &ModelSpec, bytes: &[u8]) -> Result<Self> {
-        CropModel::load(spec, bytes, Task::Quality).map(QualityModel)
+        let template = spec.template()?.clone();
+        Ok(QualityModel { model: CropModel::load(spec, bytes, Task::Quality)?, template })
     }
 
     /// The model's name in the manifest.
     pub fn name(&self) -> &str {
-        &self.0.spec.name
+        &self.model.spec.name
     }
 
     /// The raw LightQNet score of a face.
     pub fn score(&self, img: &Image, face: &Face) -> Result<f32> {
-        let out = self.0.run(&align(img, face, &self.0.template)?)?;
+        let out = self.model.run(&align(img, face, &self.template)?)?;
         out.first().copied().ok_or_else(|| Error::Internal("empty quality output".into()))
     }
 }

@@ -13,9 +13,10 @@
 //!   head pose decides, before any model runs). The captures' unit embeddings are averaged with their
 //!   quality scores as weights; liveness scores are averaged too.
 //! - **Decision.** Once a track has `min_captures` good captures (or `decide_within` frames have passed),
-//!   it is decided once: not live, poor quality, or the aggregated embedding compared with the reference (a
-//!   gallery: who is it; a template: is it them) at the engine's operating point. A decision is final while
-//!   the track lives: no flicker.
+//!   it is decided once: poor quality (no good capture), not live (when the engine's policy requires liveness,
+//!   the captures' mean liveness score under the calibrated threshold), or the aggregated embedding compared
+//!   with the reference (a gallery: who is it; a template: is it them) at the engine's operating point. A
+//!   decision is final while the track lives: no flicker.
 //!
 //! A tracker belongs to one stream and is used from one thread at a time; many trackers share one engine
 //! (which stays immutable). Its state is plain data owned by the tracker.
@@ -27,6 +28,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::gallery::Gallery;
 use crate::image::Image;
+use crate::liveness::LivenessStatus;
 use crate::quality::head_pose;
 use std::time::Instant;
 
@@ -222,6 +224,9 @@ struct Slot {
     /// Quality-weighted sum of the captures' unit embeddings, and the sum of weights.
     embedding_sum: Vec<f32>,
     weight: f32,
+    /// Sum and count of the captures' liveness scores (those the liveness check could assess).
+    liveness_sum: f32,
+    liveness_n: u32,
     best_crop: Option<Image>,
     best_embedding: Option<Embedding>,
 }
@@ -436,6 +441,8 @@ impl<'a> Tracker<'a> {
             last_capture: None,
             embedding_sum: Vec::new(),
             weight: 0.0,
+            liveness_sum: 0.0,
+            liveness_n: 0,
             best_crop: None,
             best_embedding: None,
         }
@@ -536,7 +543,17 @@ impl<'a> Tracker<'a> {
         }
         let emb = e.embed_aligned(&crop)?;
         self.stats.embeddings += 1;
+        // Liveness is averaged over the good captures: one frame can fool it, a stream of them less easily.
+        let live = match e.liveness_model() {
+            Some(_) if e.options().quality.require_liveness => Some(e.liveness(frame, &face)?),
+            _ => None,
+        };
         let s = &mut self.slots[i];
+        if let Some(l) = live.filter(|l| l.status == LivenessStatus::Assessed) {
+            s.liveness_sum += l.score;
+            s.liveness_n += 1;
+            s.track.liveness = s.liveness_sum / s.liveness_n as f32;
+        }
         let w = (q.overall / 100.0).max(0.01);
         if s.embedding_sum.is_empty() {
             s.embedding_sum = vec![0.0; emb.dim()];
@@ -571,14 +588,22 @@ impl<'a> Tracker<'a> {
             liveness: t.liveness,
             after_frames: t.age,
         };
+        let e = self.engine;
+        let live_threshold = match e.liveness_model() {
+            Some(l) if e.options().quality.require_liveness => Some(l.threshold(e.options().liveness_point)?),
+            _ => None,
+        };
         if !enough {
             if t.age < o.decide_within {
                 return Ok(());
             }
+        } else if live_threshold.is_some_and(|lt| !(t.liveness >= lt)) {
+            // Not live on average, or never checkable (face too small / cut off in every capture).
+            d.verdict = if t.liveness.is_nan() { Verdict::PoorQuality } else { Verdict::NotLive };
         } else {
             let agg = Embedding::from_vec(self.slots[i].embedding_sum.clone())
                 .ok_or_else(|| Error::Internal("aggregated embedding is zero".into()))?;
-            let threshold = self.engine.threshold(op)?;
+            let threshold = e.threshold(op)?;
             d.threshold = threshold;
             let (similarity, identity) = match &self.reference {
                 Reference::None => return Ok(()),
@@ -733,6 +758,8 @@ mod tests {
             last_capture: None,
             embedding_sum: vec![],
             weight: 0.0,
+            liveness_sum: 0.0,
+            liveness_n: 0,
             best_crop: None,
             best_embedding: None,
         };

@@ -75,7 +75,7 @@ fn run(mode: &str, extra: &[&str], check: Check) {
             let mut c = Command::new("valgrind");
             // A 160-pixel detector input: valgrind runs inference ~50x slower, and what it checks is memory
             // safety, not accuracy (the decisions asserted still hold at 160 on LFW's 250x250 photos).
-            c.env("FK_TEST_DET_SIZE", "160");
+            c.env("FK_TEST_DET_SIZE", "160").env("FK_TEST_VALGRIND", "1");
             c.args(["--error-exitcode=1", "--leak-check=full", "--errors-for-leak-kinds=definite,possible", "--quiet"])
                 .arg(format!("--suppressions={}", root().join("tests/c/valgrind.supp").display()))
                 .arg(program(false));
@@ -127,9 +127,43 @@ fn c_happy_path_on_real_photos() {
     run("happy", &[], Check::Plain);
 }
 
+/// Model directories for the bad-input table: one whose manifest has no liveness entries, one whose manifest
+/// says MiniFASNetV2 has 2 classes (it has 3). The model files are links to ../shared/models; the folders live
+/// beside the test program in target/ and are remade by every run.
+fn liveness_dirs() -> [String; 2] {
+    static D: OnceLock<[String; 2]> = OnceLock::new();
+    D.get_or_init(|| {
+        let make = |tag: &str, edit: &dyn Fn(&mut facekit::pack::Manifest)| {
+            let d = lib_dir().join(format!("c-test-models-{tag}"));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            let mut m = facekit::pack::Manifest::default_manifest();
+            edit(&mut m);
+            for s in &m.models {
+                std::os::unix::fs::symlink(common::models().join(&s.file), d.join(&s.file)).unwrap();
+            }
+            std::fs::write(d.join("manifest.json"), m.to_json()).unwrap();
+            d.display().to_string()
+        };
+        [
+            make("nolive", &|m| {
+                m.liveness = None;
+                m.models.retain(|s| s.liveness.is_none());
+            }),
+            make("mismatch", &|m| {
+                let v2 = m.model_mut("minifasnet_v2").unwrap();
+                v2.output.as_mut().unwrap().dim = 2;
+                v2.liveness.as_mut().unwrap().live_class = 0;
+            }),
+        ]
+    })
+    .clone()
+}
+
 #[test]
 fn c_bad_input_table() {
-    run("bad", &[], Check::Plain);
+    let [a, b] = liveness_dirs();
+    run("bad", &[&a, &b], Check::Plain);
 }
 
 #[test]
@@ -141,7 +175,8 @@ fn c_eight_threads_share_one_engine() {
 #[test]
 fn c_bad_input_table_under_valgrind() {
     if have_valgrind() {
-        run("bad", &[], Check::Valgrind);
+        let [a, b] = liveness_dirs();
+        run("bad", &[&a, &b], Check::Valgrind);
     }
 }
 
@@ -172,7 +207,8 @@ fn c_happy_path_under_sanitizers() {
 #[test]
 fn c_bad_input_table_under_sanitizers() {
     if have_clang() {
-        run("bad", &[], Check::Sanitizers);
+        let [a, b] = liveness_dirs();
+        run("bad", &[&a, &b], Check::Sanitizers);
     }
 }
 

@@ -31,7 +31,7 @@ fn lfw_subset_accuracy() {
 
 #[test]
 fn verify_decides_with_the_calibrated_threshold() {
-    let e = common::engine();
+    let e = common::engine_for_press_photos();
     let a = Image::open(common::lfw("George_W_Bush", 1)).unwrap();
     let b = Image::open(common::lfw("George_W_Bush", 2)).unwrap();
     let c = Image::open(common::lfw("Colin_Powell", 1)).unwrap();
@@ -126,7 +126,7 @@ fn model_pack_from_memory_equals_directory() {
 fn corrupt_truncated_and_missing_models_are_clear_errors() {
     let dir = tmpdir("badmodels");
     let src = common::models();
-    for f in ["yunet_s_dynamic.onnx", "mobilefacenet.onnx", "lightqnet_dm050.onnx"] {
+    for f in ["yunet_s_dynamic.onnx", "mobilefacenet.onnx", "lightqnet_dm050.onnx", "minifasnetv2_80_scale2.7.onnx", "minifasnetv1se_80_scale4.0.onnx"] {
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
     }
     assert!(Engine::from_dir(&dir, Options::default()).is_ok());

@@ -36,6 +36,10 @@ CHECK_STATIC(sizeof(fk_match) == 16, "fk_match");
 CHECK_STATIC(sizeof(((fk_hit *)0)->id) == FK_ID_MAX + 1, "fk_hit.id holds FK_ID_MAX bytes + NUL");
 CHECK_STATIC(offsetof(fk_quality_report, sharpness) == 12, "fk_quality_report: float, bool, uint32_t");
 CHECK_STATIC(FK_OK == 0 && FK_ERR_PANIC == 99 && FK_FORMAT_NV21 == 6 && FK_OP_FAR_1E3 == 3, "enum values");
+CHECK_STATIC(FK_ERR_POOR_QUALITY == 15 && FK_ERR_NOT_LIVE == 16 && FK_LIVENESS_STATUS_FACE_AT_BORDER == 2 &&
+                 FK_LIVENESS_POINT_APCER5E2 == 50, "liveness enum values");
+CHECK_STATIC(sizeof(fk_liveness_report) == 24 + FK_LIVENESS_MAX_MODELS * sizeof(float) &&
+                 offsetof(fk_liveness_report, model_scores) == 24, "fk_liveness_report: 6 scalars, then the scores");
 
 /* Runs a few calls that need no model; returns the number of failed checks. */
 static int run_checks(void) {
@@ -58,6 +62,9 @@ static int run_checks(void) {
     EXPECT(strlen(fk_last_error()) > 0);
     EXPECT(fk_engine_new_from_dir(NULL, options, &engine) == FK_ERR_NULL_ARGUMENT && engine == NULL);
     EXPECT(fk_engine_embedding_dim(NULL) == 0);
+    fk_liveness_report live;
+    EXPECT(fk_liveness(NULL, NULL, NULL, &live, sizeof live) == FK_ERR_NULL_ARGUMENT);
+    EXPECT(strncmp(fk_status_str(FK_ERR_NOT_LIVE), "FK_ERR_NOT_LIVE", 15) == 0);
     EXPECT(fk_gallery_count(NULL) == 0);
     fk_engine_free(NULL);
     fk_gallery_free(NULL);

@@ -5,6 +5,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use facekit::compare::OperatingPoint;
 use facekit::pack::{find_model_dir, Manifest, ModelPack};
+use facekit::liveness::LivenessPoint;
 use facekit::quality::QualityPolicy;
 use facekit::{DetectParams, Engine, Error, Options};
 use std::path::PathBuf;
@@ -83,6 +84,8 @@ impl PipelineArgs {
             ..DetectParams::default()
         };
         o.load_quality = quality.is_some();
+        // Loaded by the commands that need it (deciding, liveness): two more models to load otherwise.
+        o.load_liveness = false;
         if let Some(q) = quality {
             o.quality_model = q.quality_model.clone();
             o.quality = q.policy.clone();
@@ -116,17 +119,50 @@ pub struct QualityArgs {
     pub policy: QualityPolicy,
 }
 
-/// How decisions are taken: commands that decide (verify, identify).
+/// How decisions are taken: commands that decide (verify, identify, enroll, track). A capture is refused
+/// when it fails the quality policy, or when the policy requires liveness and the face is not live.
 #[derive(Args, Debug, Clone)]
 pub struct DecisionArgs {
     /// Operating point: the false-accept rate the decision threshold was calibrated for.
     #[arg(long, value_name = "OP", default_value = OperatingPoint::default().key(), value_parser = op_parser())]
     pub op: OperatingPoint,
+    /// Capture policy: quality thresholds, and whether liveness is required (all presets require it)
+    /// [default: unlock; identify and track: gate; enroll: enrolment].
+    #[arg(long, value_parser = policy_parser())]
+    pub policy: Option<QualityPolicy>,
+    /// Decide without the liveness check (photos of photos, e.g. LFW's press photos, are refused by it).
+    #[arg(long)]
+    pub no_liveness: bool,
+    /// Liveness operating point: the share of spoofs the liveness threshold lets through (calibrated).
+    #[arg(long, value_name = "OP", default_value = LivenessPoint::default().key(),
+          value_parser = liveness_op_parser())]
+    pub liveness_op: LivenessPoint,
+    /// Learned quality model of the capture check [default: the manifest's].
+    #[arg(long, value_name = "NAME")]
+    pub quality_model: Option<String>,
+}
+
+impl DecisionArgs {
+    /// `o` set up to decide: the operating points, the policy (`default` unless --policy), its quality model,
+    /// and the liveness models when the policy requires liveness.
+    pub fn apply(&self, o: &mut Options, default: QualityPolicy) {
+        o.operating_point = self.op;
+        o.quality = self.policy.clone().unwrap_or(default);
+        o.quality.require_liveness &= !self.no_liveness;
+        o.liveness_point = self.liveness_op;
+        o.load_quality = true;
+        o.quality_model = self.quality_model.clone();
+        o.load_liveness = o.quality.require_liveness;
+    }
 }
 
 pub fn op_parser() -> impl clap::builder::TypedValueParser<Value = OperatingPoint> {
     PossibleValuesParser::new(OperatingPoint::ALL.map(|o| o.key()))
         .map(|s| OperatingPoint::parse(&s).expect("only listed values pass the parser"))
+}
+
+pub fn liveness_op_parser() -> impl clap::builder::TypedValueParser<Value = LivenessPoint> {
+    PossibleValuesParser::new(LivenessPoint::ALL.map(|p| p.key())).map(|s| LivenessPoint::parse(&s).expect("only listed values pass the parser"))
 }
 
 pub fn policy_parser() -> impl clap::builder::TypedValueParser<Value = QualityPolicy> {

@@ -6,6 +6,7 @@ use crate::exit::Code;
 use facekit::gallery::Gallery;
 use facekit::pack::ModelPack;
 use facekit::quality::{reason, Component, QualityPolicy, QualityReport};
+use facekit::{LivenessPoint, LivenessStatus};
 use facekit::{Engine, Error, Face, Image};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -55,14 +56,17 @@ pub fn detect(m: &ModelArgs, p: &PipelineArgs, images: &[PathBuf], json: bool, d
     Ok(Code::Ok)
 }
 
-pub fn verify(m: &ModelArgs, p: &PipelineArgs, d: &DecisionArgs, a: &Path, b: &Path, json: bool) -> Result<Code, Error> {
+/// The engine of a deciding command: `d` applied over the pipeline settings, `default` the policy.
+fn deciding_engine(m: &ModelArgs, p: &PipelineArgs, d: &DecisionArgs, default: QualityPolicy) -> Result<Engine, Error> {
     let mut o = p.options(None);
-    o.operating_point = d.op;
-    let e = crate::args::load(m, o)?;
-    let (ia, ib) = (open(a)?, open(b)?);
-    let ea = e.embed(&ia, &largest(&e, &ia, a)?)?;
-    let eb = e.embed(&ib, &largest(&e, &ib, b)?)?;
-    let r = e.compare(&ea, &eb)?;
+    d.apply(&mut o, default);
+    crate::args::load(m, o)
+}
+
+pub fn verify(m: &ModelArgs, p: &PipelineArgs, d: &DecisionArgs, a: &Path, b: &Path, json: bool) -> Result<Code, Error> {
+    let e = deciding_engine(m, p, d, QualityPolicy::unlock())?;
+    // Each capture is checked (quality, liveness) before it is compared: a refusal exits 4 or 5.
+    let r = e.verify(&open(a)?, &open(b)?)?;
     let cal = e.calibration().map(|c| c.dataset.clone()).unwrap_or_default();
     if json {
         println!(
@@ -70,7 +74,7 @@ pub fn verify(m: &ModelArgs, p: &PipelineArgs, d: &DecisionArgs, a: &Path, b: &P
             json!({
                 "similarity": r.similarity, "match": r.is_match, "threshold": r.threshold,
                 "operating_point": r.operating_point.key(), "false_accept_rate": r.operating_point.far(),
-                "calibrated_on": cal,
+                "calibrated_on": cal, "liveness_checked": e.options().quality.require_liveness,
             })
         );
     } else {
@@ -142,27 +146,32 @@ fn open_gallery(e: &Engine, path: &Path) -> Result<Gallery, Error> {
     }
 }
 
-/// Enrolment refuses poor captures (enrolment policy) unless --force: a bad template hurts every later match.
-pub fn enroll(m: &ModelArgs, p: &PipelineArgs, gallery: &Path, id: &str, images: &[PathBuf], force: bool) -> Result<Code, Error> {
-    let q = QualityArgs { quality_model: None, policy: QualityPolicy::enrolment() };
-    let e = p.engine(m, Some(&q))?;
+/// Enrolment checks every capture under the enrolment policy (quality and liveness: an enrolment photo of a
+/// photo is the worst case); --force enrolls a capture of poor quality anyway, never a spoof.
+pub fn enroll(m: &ModelArgs, p: &PipelineArgs, d: &DecisionArgs, gallery: &Path, id: &str, images: &[PathBuf], force: bool) -> Result<Code, Error> {
+    let e = deciding_engine(m, p, d, QualityPolicy::enrolment())?;
     let g = open_gallery(&e, gallery)?;
     let mut added = 0;
+    let mut refusal = None;
     for path in images {
         let img = open(path)?;
         let face = largest(&e, &img, path)?;
-        let r = e.quality(&img, &face)?;
-        if !r.acceptable && !force {
-            eprintln!(
-                "skipped {}: quality {:.0}/100, {:?} (use --force to enroll anyway)",
-                path.display(),
-                r.overall,
-                reason::names(r.reasons)
-            );
-            continue;
+        match e.check_capture(&img, &face) {
+            Ok(_) => {}
+            Err(Error::PoorQuality(why)) if force => eprintln!("{}: enrolled despite poor quality ({why})", path.display()),
+            Err(err @ (Error::PoorQuality(_) | Error::NotLive(_))) => {
+                eprintln!("skipped {}: {err}{}", path.display(), if matches!(err, Error::PoorQuality(_)) { " (--force enrolls it anyway)" } else { "" });
+                refusal = Some(err);
+                continue;
+            }
+            Err(err) => return Err(err),
         }
         g.enroll(id, &[e.embed(&img, &face)?.as_slice()])?;
         added += 1;
+    }
+    if added == 0 {
+        // Nothing enrolled: the refusal is the outcome (exit 4 or 5), and the gallery file is left as it was.
+        return Err(refusal.unwrap_or_else(|| Error::invalid("no image given")));
     }
     g.save(gallery)?;
     println!("{id}: {added} template(s) added; gallery {} holds {} identities", gallery.display(), g.count());
@@ -170,10 +179,12 @@ pub fn enroll(m: &ModelArgs, p: &PipelineArgs, gallery: &Path, id: &str, images:
 }
 
 pub fn identify(m: &ModelArgs, p: &PipelineArgs, d: &DecisionArgs, gallery: &Path, image: &Path, json: bool) -> Result<Code, Error> {
-    let e = p.engine(m, None)?;
+    let e = deciding_engine(m, p, d, QualityPolicy::gate())?;
     let g = Gallery::load(gallery, e.model_id(), e.dim())?;
     let img = open(image)?;
-    let emb = e.embed(&img, &largest(&e, &img, image)?)?;
+    let face = largest(&e, &img, image)?;
+    e.check_capture(&img, &face)?;
+    let emb = e.embed(&img, &face)?;
     let threshold = e.threshold(d.op)?;
     let hits = g.search(emb.as_slice(), 5, Some(threshold))?;
     if json {
@@ -188,6 +199,53 @@ pub fn identify(m: &ModelArgs, p: &PipelineArgs, d: &DecisionArgs, gallery: &Pat
         println!("nobody enrolled (no identity reaches the threshold {threshold:.4} at {})", d.op.key());
     }
     Ok(if hits.is_empty() { Code::NoMatch } else { Code::Ok })
+}
+
+/// Liveness of the face of each image (the face nearest the centre, as the evaluation picks it). Exit 0 when
+/// every face is live, 4 when any is not, 5 when a face could not be checked (too small, cut off).
+pub fn liveness(m: &ModelArgs, p: &PipelineArgs, op: LivenessPoint, images: &[PathBuf], json: bool) -> Result<Code, Error> {
+    let mut o = p.options(None);
+    o.load_liveness = true;
+    o.liveness_point = op;
+    let e = crate::args::load(m, o)?;
+    let names = e.liveness_model().map(|l| l.model_names().iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap_or_default();
+    let (mut out, mut code) = (Vec::new(), Code::Ok);
+    for path in images {
+        let img = open(path)?;
+        let face = facekit::eval::primary_face(&e, &img)?.ok_or_else(|| Error::NoFace(format!(" in {}", path.display())))?;
+        let r = e.liveness(&img, &face)?;
+        let assessed = r.status == LivenessStatus::Assessed;
+        code = match (assessed, r.is_live, code) {
+            (true, false, _) => Code::NotLive,
+            (false, _, Code::Ok) => Code::PoorQuality,
+            (_, _, c) => c,
+        };
+        let scores: serde_json::Map<String, Value> =
+            names.iter().zip(&r.model_scores[..r.model_count as usize]).map(|(n, s)| (n.clone(), json!(s))).collect();
+        if json {
+            out.push(json!({
+                "image": path, "status": r.status.name(), "score": assessed.then_some(r.score), "live": r.is_live,
+                "threshold": r.threshold, "operating_point": r.operating_point.key(), "models": scores, "face": face_json(&face),
+            }));
+        } else if assessed {
+            println!(
+                "{}: {} (score {:.4} {} threshold {:.4} at {}; {})",
+                path.display(),
+                if r.is_live { "LIVE" } else { "NOT LIVE" },
+                r.score,
+                if r.is_live { ">=" } else { "<" },
+                r.threshold,
+                r.operating_point.key(),
+                scores.iter().map(|(n, s)| format!("{n} {:.4}", s.as_f64().unwrap_or(f64::NAN))).collect::<Vec<_>>().join(", ")
+            );
+        } else {
+            println!("{}: not assessed ({})", path.display(), r.status.name());
+        }
+    }
+    if json {
+        println!("{}", Value::Array(out));
+    }
+    Ok(code)
 }
 
 pub fn pack(m: &ModelArgs, out: &Path, only: Option<&[String]>) -> Result<Code, Error> {

@@ -7,6 +7,8 @@ use crate::ThreadArgs;
 use clap::{Args, Subcommand};
 use facekit::eval::{self, Pair};
 use facekit::gallery::Gallery;
+use facekit::liveness;
+use facekit::LivenessPoint;
 use facekit::{Engine, Error};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,23 @@ pub enum EvalCommand {
         #[command(flatten)]
         opts: EvalArgs,
     },
+    /// Presentation-attack detection measured as ISO/IEC 30107-3 does: APCER, BPCER, ACER, AUC, BPCER at
+    /// APCER 1 % and 5 %, APCER per attack type.
+    Liveness {
+        #[command(flatten)]
+        data: LivenessDataArgs,
+        #[arg(long)]
+        json: bool,
+        /// Operating point whose calibrated threshold the rates are taken at.
+        #[arg(long, value_name = "OP", default_value = LivenessPoint::default().key(), value_parser = crate::args::liveness_op_parser())]
+        liveness_op: LivenessPoint,
+        /// Write the DET curve (BPCER against APCER, log axes) as an SVG plot.
+        #[arg(long, value_name = "F.svg")]
+        det: Option<PathBuf>,
+        /// Write the ROC curve (live faces accepted against APCER) as an SVG plot.
+        #[arg(long, value_name = "F.svg")]
+        roc: Option<PathBuf>,
+    },
     /// LFW 1:N, closed set: each person's first image enrolled, every further image a probe (rank-1, rank-5).
     Identify {
         root: PathBuf,
@@ -43,6 +62,30 @@ pub enum EvalCommand {
         #[command(flatten)]
         pipeline: PipelineArgs,
     },
+}
+
+/// The liveness data set arguments of `eval liveness` and `calibrate liveness`.
+#[derive(Args, Debug)]
+pub struct LivenessDataArgs {
+    /// Folder with real/ and spoof/ trees (any depth; a first level named train/dev/devel/test is a split;
+    /// under spoof/, the next folder names the attack type).
+    dir: PathBuf,
+    /// Only this split (the first folder level under real/ and spoof/).
+    #[arg(long, value_name = "NAME")]
+    split: Option<String>,
+    #[command(flatten)]
+    threads: ThreadArgs,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+impl LivenessDataArgs {
+    fn engine(&self, m: &ModelArgs, op: LivenessPoint) -> Result<Engine, Error> {
+        let mut o = self.pipeline.options(None);
+        o.load_liveness = true;
+        o.liveness_point = op;
+        crate::args::load(m, o)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -79,6 +122,14 @@ pub enum CalibrateCommand {
         pairs: Option<PathBuf>,
         #[command(flatten)]
         opts: CalibrateArgs,
+    },
+    /// Liveness thresholds (APCER 1 % and 5 %) on a development split of a real/ + spoof/ data set.
+    Liveness {
+        #[command(flatten)]
+        data: LivenessDataArgs,
+        /// Manifest to write (the input manifest with the liveness calibration replaced).
+        #[arg(long, value_name = "MANIFEST", required = true)]
+        out: PathBuf,
     },
     /// Thresholds from a pair list (`pathA<TAB>pathB<TAB>1|0`); impostors from different identity folders.
     Pairs {
@@ -117,7 +168,50 @@ pub fn eval(m: &ModelArgs, c: EvalCommand) -> Result<Code, Error> {
         EvalCommand::Lfw { root, pairs, opts } => evaluate(m, eval::lfw_pairs(&root, pairs.as_deref())?, opts),
         EvalCommand::Pairs { list, opts } => evaluate(m, eval::list_pairs(&list)?, opts),
         EvalCommand::Identify { root, limit, json, threads, pipeline } => identify(m, &pipeline, &root, limit, json, threads.get()),
+        EvalCommand::Liveness { data, json, liveness_op, det, roc } => eval_liveness(m, &data, liveness_op, json, det.as_deref(), roc.as_deref()),
     }
+}
+
+fn eval_liveness(m: &ModelArgs, d: &LivenessDataArgs, op: LivenessPoint, json: bool, det: Option<&Path>, roc: Option<&Path>) -> Result<Code, Error> {
+    let e = d.engine(m, op)?;
+    let (r, scored) = liveness::eval::evaluate_dir(&e, &d.dir, d.split.as_deref(), d.threads.get(), true)?;
+    let (real, spoof) = liveness::eval::split_scores(&scored);
+    let points: Vec<(f64, f64)> = liveness::eval::curve(&real, &spoof).iter().map(|p| (p.apcer, p.bpcer)).collect();
+    if let Some(f) = det {
+        plot::det(&points, "APCER (spoofs accepted)", "BPCER (live faces refused), %", "Liveness DET").save(f)?;
+    }
+    if let Some(f) = roc {
+        let pts: Vec<(f64, f64)> = points.iter().map(|&(a, b)| (a, 1.0 - b)).collect();
+        plot::roc(&pts).save(f)?;
+    }
+    if json {
+        println!("{}", serde_json::to_string(&r).expect("report serialises"));
+        return Ok(Code::Ok);
+    }
+    let few = "too few captures";
+    println!(
+        "{}  real {}  spoof {}  no face {}  not checkable {}  unreadable {}",
+        r.dataset, r.real, r.spoof, r.no_face, r.not_assessable, r.unreadable.len()
+    );
+    let at = r.threshold.map_or("n/a (not calibrated)".into(), |t| format!("{t:.4} ({})", r.operating_point));
+    println!(
+        "threshold {at}: APCER {}  BPCER {}  ACER {}",
+        pct(r.apcer, "not calibrated"),
+        pct(r.bpcer, "not calibrated"),
+        pct(r.acer, "not calibrated")
+    );
+    println!(
+        "AUC {}  EER {}  BPCER@APCER1% {}  BPCER@APCER5% {}  ({:.0} s)",
+        if r.auc.is_finite() { format!("{:.4}", r.auc) } else { format!("n/a ({few})") },
+        pct(r.eer, few),
+        pct(r.bpcer_at_apcer_1e2, "too few spoofs"),
+        pct(r.bpcer_at_apcer_5e2, "too few spoofs"),
+        r.seconds
+    );
+    for (attack, a) in &r.apcer_by_attack {
+        println!("  APCER {attack:16} {} ({} spoofs)", pct(*a, "not calibrated"), r.spoof_by_attack.get(attack).copied().unwrap_or(0));
+    }
+    Ok(Code::Ok)
 }
 
 fn evaluate(m: &ModelArgs, pairs: Vec<Pair>, a: EvalArgs) -> Result<Code, Error> {
@@ -168,9 +262,20 @@ fn evaluate(m: &ModelArgs, pairs: Vec<Pair>, a: EvalArgs) -> Result<Code, Error>
 }
 
 pub fn calibrate(m: &ModelArgs, c: CalibrateCommand) -> Result<Code, Error> {
+    if let CalibrateCommand::Liveness { data, out } = &c {
+        let e = data.engine(m, LivenessPoint::default())?;
+        let cal = liveness::eval::calibrate_dir(&e, &data.dir, data.split.as_deref(), data.threads.get(), true)?;
+        let mut manifest = m.pack()?.manifest;
+        manifest.set_liveness_calibration(cal.clone())?;
+        std::fs::write(out, manifest.to_json()).map_err(|err| Error::Io { path: out.clone(), source: err })?;
+        println!("{}", serde_json::to_string_pretty(&cal).expect("serialises"));
+        eprintln!("wrote {}", out.display());
+        return Ok(Code::Ok);
+    }
     let (pairs, dataset, a) = match c {
         CalibrateCommand::Lfw { root, pairs, opts } => (eval::lfw_pairs(&root, pairs.as_deref())?, format!("LFW {}", root.display()), opts),
         CalibrateCommand::Pairs { list, opts } => (eval::list_pairs(&list)?, list.display().to_string(), opts),
+        CalibrateCommand::Liveness { .. } => unreachable!("handled above"),
     };
     let pairs = limit(pairs, a.limit);
     let pk = m.pack()?;

@@ -12,6 +12,10 @@ pub enum Code {
     /// Unknown option, missing or bad value (clap uses 2 as well).
     Usage = 2,
     NoFace = 3,
+    /// A decision refused the capture: not a live face (print, photo, screen).
+    NotLive = 4,
+    /// A decision refused the capture: quality too poor (or the face too small / cut off for liveness).
+    PoorQuality = 5,
     Model = 6,
     Input = 7,
     Data = 8,
@@ -30,6 +34,8 @@ pub fn of_error(e: &Error) -> Code {
     match e {
         Error::NullArgument(_) | Error::InvalidArgument(_) | Error::BufferTooSmall { .. } => Code::Usage,
         Error::NoFace(_) => Code::NoFace,
+        Error::NotLive(_) => Code::NotLive,
+        Error::PoorQuality(_) => Code::PoorQuality,
         Error::ModelLoad(_) | Error::ModelFormat(_) | Error::ModelChecksum { .. } => Code::Model,
         Error::InvalidImage(_) | Error::Decode { .. } | Error::Io { .. } => Code::Input,
         Error::Corrupt(_) | Error::Incompatible(_) | Error::NotFound(_) => Code::Data,

@@ -23,6 +23,8 @@ Exit codes:
   1  no match (verify) / nobody enrolled matched (identify)
   2  usage error (unknown option, missing or bad value)
   3  no face found
+  4  refused: not a live face (a print, a photo or a screen held up to the camera)
+  5  refused: capture quality too poor (or the face too small / cut off for the liveness check)
   6  model error (model directory, manifest, checksum)
   7  input error (file missing, unreadable or not an image)
   8  data error (gallery corrupt or made by another model, unknown identity)
@@ -54,7 +56,8 @@ enum Command {
         #[command(flatten)]
         pipeline: PipelineArgs,
     },
-    /// Largest face of each image: the same person? Exit 0 on a match, 1 on no match.
+    /// Largest face of each image: the same person? Both captures are checked (quality, liveness) first.
+    /// Exit 0 on a match, 1 on no match, 4/5 when a capture is refused.
     Verify {
         image_a: PathBuf,
         image_b: PathBuf,
@@ -76,6 +79,18 @@ enum Command {
         #[command(flatten)]
         pipeline: PipelineArgs,
     },
+    /// Is each face live? (the face nearest the centre; exit 0 live, 4 not live, 5 not checkable).
+    Liveness {
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        /// Liveness operating point: the share of spoofs the calibrated threshold lets through.
+        #[arg(long, value_name = "OP", default_value = facekit::LivenessPoint::default().key(), value_parser = args::liveness_op_parser())]
+        liveness_op: facekit::LivenessPoint,
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+    },
     /// Evaluate the pipeline on labelled data.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
@@ -84,19 +99,23 @@ enum Command {
     Calibrate(eval::CalibrateCommand),
     /// Median milliseconds per stage on one photo, one thread (or `bench gallery`).
     Bench(bench::BenchArgs),
-    /// Add the largest face of each image to a gallery under ID (refused below the enrolment quality policy).
+    /// Add the largest face of each image to a gallery under ID (checked under the enrolment policy: quality
+    /// and liveness).
     Enroll {
         gallery: PathBuf,
         id: String,
         #[arg(required = true)]
         images: Vec<PathBuf>,
-        /// Enroll captures the quality gate refuses.
+        /// Enroll captures of poor quality anyway (never a face the liveness check refuses).
         #[arg(long)]
         force: bool,
         #[command(flatten)]
+        decision: args::DecisionArgs,
+        #[command(flatten)]
         pipeline: PipelineArgs,
     },
-    /// Who is this? Exit 0 if someone enrolled matches, 1 if nobody does.
+    /// Who is this? The capture is checked (quality, liveness) first. Exit 0 if someone enrolled matches, 1 if
+    /// nobody does, 4/5 when the capture is refused.
     Identify {
         gallery: PathBuf,
         image: PathBuf,
@@ -148,7 +167,10 @@ fn run(cli: Cli) -> Result<exit::Code, facekit::Error> {
         Command::Eval(c) => eval::eval(m, c),
         Command::Calibrate(c) => eval::calibrate(m, c),
         Command::Bench(b) => bench::bench(m, b),
-        Command::Enroll { gallery, id, images, force, pipeline } => commands::enroll(m, &pipeline, &gallery, &id, &images, force),
+        Command::Enroll { gallery, id, images, force, decision, pipeline } => {
+            commands::enroll(m, &pipeline, &decision, &gallery, &id, &images, force)
+        }
+        Command::Liveness { images, json, liveness_op, pipeline } => commands::liveness(m, &pipeline, liveness_op, &images, json),
         Command::Identify { gallery, image, json, decision, pipeline } => {
             commands::identify(m, &pipeline, &decision, &gallery, &image, json)
         }

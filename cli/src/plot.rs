@@ -160,6 +160,20 @@ pub fn roc(points: &[(f64, f64)]) -> Plot {
     }
 }
 
+/// DET: a miss rate (percent) against a false-alarm rate, both on log axes, from (false alarm, miss)
+/// fraction points — liveness (BPCER against APCER) and open-set 1:N (FNIR against FPIR).
+pub fn det(points: &[(f64, f64)], x_label: &str, y_label: &str, title: &str) -> Plot {
+    let pts: Vec<(f64, f64)> = thin(points).into_iter().filter(|p| p.0 > 0.0 && p.1 > 0.0).map(|(x, y)| (x, 100.0 * y)).collect();
+    let min_x = pts.iter().map(|p| p.0).fold(1.0, f64::min).max(1e-7);
+    let min_y = pts.iter().map(|p| p.1).fold(100.0, f64::min).max(1e-3);
+    Plot {
+        title: title.into(),
+        x: Axis::new(x_label, Scale::Log, 10f64.powf(min_x.log10().floor()), 1.0),
+        y: Axis::new(y_label, Scale::Log, 10f64.powf(min_y.log10().floor()), 100.0),
+        series: vec![Series { name: "facekit".into(), points: pts }],
+    }
+}
+
 /// Error-versus-reject: FNMR at FMR 1e-3 (percent) against the fraction of lowest-quality pairs rejected.
 pub fn erc(points: &[(f64, f64)]) -> Plot {
     let max = points.iter().map(|p| p.1).filter(|v| v.is_finite()).fold(0.0, f64::max);

@@ -8,6 +8,7 @@ use crate::video::{decode_all, parse_size, Frames, RawFormat};
 use clap::builder::TypedValueParser;
 use clap::Args;
 use facekit::gallery::Gallery;
+use facekit::quality::QualityPolicy;
 use facekit::track::{EventKind, Reference, Track, Verdict};
 use facekit::{Embedding, Error, Image, Tracker, TrackerOptions};
 use serde_json::{json, Value};
@@ -67,8 +68,6 @@ pub struct TrackArgs {
     #[command(flatten)]
     decision: DecisionArgs,
     #[command(flatten)]
-    quality: QualityArgs,
-    #[command(flatten)]
     pipeline: PipelineArgs,
 }
 
@@ -86,8 +85,8 @@ fn finite(v: f32) -> Option<f32> {
 }
 
 pub fn track(m: &ModelArgs, a: TrackArgs) -> Result<Code, Error> {
-    let mut o = a.pipeline.options(Some(&a.quality));
-    o.operating_point = a.decision.op;
+    let mut o = a.pipeline.options(None);
+    a.decision.apply(&mut o, QualityPolicy::gate());
     let engine = crate::args::load(m, o)?;
     let gallery = match (&a.gallery, &a.enroll) {
         (Some(g), Some(_)) if !g.exists() => Some(Gallery::new(engine.model_id(), engine.dim())?),

@@ -89,12 +89,13 @@ fn help_per_subcommand_version_and_completions() {
 
 #[test]
 fn verify_exit_codes_match_no_match_no_face_and_missing_file() {
-    let same = facekit(&["verify", &lfw("George_W_Bush", 1), &lfw("George_W_Bush", 2), "--json"]);
+    // LFW's press photos are photos of photos, which the liveness check refuses: these decide without it.
+    let same = facekit(&["verify", &lfw("George_W_Bush", 1), &lfw("George_W_Bush", 2), "--json", "--no-liveness"]);
     let t = text(&same);
     assert_eq!(same.status.code(), Some(0), "{t}");
     let v: serde_json::Value = serde_json::from_slice(&same.stdout).expect("JSON on stdout");
     assert_eq!(v["match"], true);
-    let diff = facekit(&["verify", &lfw("George_W_Bush", 1), &lfw("Colin_Powell", 1)]);
+    let diff = facekit(&["verify", &lfw("George_W_Bush", 1), &lfw("Colin_Powell", 1), "--no-liveness"]);
     assert_eq!(diff.status.code(), Some(1), "{}", text(&diff));
     assert!(text(&diff).contains("NO MATCH"));
     let white = shared().join("data/faces/face-api.js/test/images/white.png").display().to_string();
@@ -102,6 +103,30 @@ fn verify_exit_codes_match_no_match_no_face_and_missing_file() {
     assert_eq!(noface.status.code(), Some(3), "{}", text(&noface));
     let missing = facekit(&["verify", "/nonexistent/a.jpg", &lfw("George_W_Bush", 1)]);
     assert_eq!(missing.status.code(), Some(7), "{}", text(&missing));
+}
+
+fn replay(rel: &str) -> String {
+    shared().join("data/liveness/replay-attack").join(rel).display().to_string()
+}
+
+#[test]
+fn a_spoof_is_refused_with_its_own_exit_code() {
+    let live_a = replay("real/test/client009_session01_webcam_authenticate_controlled_1.jpg");
+    let live_b = replay("real/test/client009_session01_webcam_authenticate_controlled_2.jpg");
+    let phone = replay("spoof/test/mobile_photo/fixed_attack_mobile_client009_session01_mobile_photo_controlled.jpg");
+    let ok = facekit(&["verify", &live_a, &live_b]);
+    assert_eq!(ok.status.code(), Some(0), "two live captures of one person match:\n{}", text(&ok));
+    let spoof = facekit(&["verify", &live_a, &phone]);
+    assert_eq!(spoof.status.code(), Some(4), "{}", text(&spoof));
+    assert!(text(&spoof).contains("show your real face"), "{}", text(&spoof));
+    let live = facekit(&["liveness", &live_a, "--json"]);
+    assert_eq!(live.status.code(), Some(0), "{}", text(&live));
+    let v: serde_json::Value = serde_json::from_slice(&live.stdout).unwrap();
+    assert_eq!(v[0]["live"], true);
+    assert!(v[0]["models"].as_object().is_some_and(|m| m.len() == 2), "{v}");
+    let both = facekit(&["liveness", &live_a, &phone]);
+    assert_eq!(both.status.code(), Some(4), "{}", text(&both));
+    usage_error(&["liveness", &live_a, "--liveness-op", "apcer_0.5"], "apcer_5e-2");
 }
 
 #[test]

@@ -74,9 +74,11 @@ pub unsafe extern "C" fn fk_gallery_enroll(gallery: *const fk_gallery, id: *cons
     })
 }
 
-/// Detects the largest face in `image`, embeds it with `engine` and enrolls it under `id`. Returns the
-/// statuses of `fk_gallery_enroll` plus FK_ERR_INVALID_IMAGE, FK_ERR_NO_FACE, FK_ERR_INCOMPATIBLE (engine of
-/// another model). Thread-safe.
+/// Detects the largest face in `image`, checks it under `engine`'s quality policy (quality, then liveness if
+/// the policy requires it: an enrolment photo of a photo is the worst case), embeds it and enrolls it under
+/// `id`. Returns the statuses of `fk_gallery_enroll` plus FK_ERR_INVALID_IMAGE, FK_ERR_NO_FACE,
+/// FK_ERR_POOR_QUALITY, FK_ERR_NOT_LIVE, FK_ERR_UNSUPPORTED (the policy requires liveness, the engine has
+/// none), FK_ERR_INCOMPATIBLE (engine of another model); nothing is enrolled unless FK_OK. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn fk_gallery_enroll_image(gallery: *const fk_gallery, engine: *const fk_engine, id: *const c_char, image: *const fk_image) -> fk_status {
     guard(|| {
@@ -87,7 +89,9 @@ pub unsafe extern "C" fn fk_gallery_enroll_image(gallery: *const fk_gallery, eng
             return Err(Error::Incompatible("engine's embedder differs from the gallery's".into()));
         }
         let img = image_from(image)?;
-        let emb = e.embed(&img, &e.largest_face(&img)?)?;
+        let face = e.largest_face(&img)?;
+        e.check_capture(&img, &face)?;
+        let emb = e.embed(&img, &face)?;
         g.enroll(id, &[emb.as_slice()])
     })
 }

@@ -17,6 +17,7 @@ use crate::detect::Face;
 use crate::engine::{Engine, Options};
 use crate::error::Error;
 use crate::image::{Image, ImageView, PixelFormat, Rotation};
+use crate::liveness::{LivenessPoint, LivenessReport};
 use crate::quality::{QualityPolicy, QualityReport};
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
@@ -60,6 +61,12 @@ pub enum fk_status {
     FK_ERR_UNSUPPORTED = 13,
     /// An encoded image could not be decoded.
     FK_ERR_DECODE = 14,
+    /// The capture was refused for its quality under the engine's policy (dark, blurred, turned away, too
+    /// small or cut off for the liveness check); `fk_last_error()` says what. No decision was taken.
+    FK_ERR_POOR_QUALITY = 15,
+    /// The capture was refused as a presentation attack (a print, a photo or a video on a screen): tell the
+    /// user "show your real face". No decision was taken.
+    FK_ERR_NOT_LIVE = 16,
     /// A bug or inference failure.
     FK_ERR_INTERNAL = 98,
     /// A panic was caught at the boundary (a bug; the library stays usable).
@@ -84,6 +91,8 @@ impl From<&Error> for fk_status {
             Error::Incompatible(_) => FK_ERR_INCOMPATIBLE,
             Error::NotFound(_) => FK_ERR_NOT_FOUND,
             Error::Unsupported(_) => FK_ERR_UNSUPPORTED,
+            Error::PoorQuality(_) => FK_ERR_POOR_QUALITY,
+            Error::NotLive(_) => FK_ERR_NOT_LIVE,
             Error::Internal(_) => FK_ERR_INTERNAL,
         }
     }
@@ -192,6 +201,8 @@ pub extern "C" fn fk_status_str(status: i32) -> *const c_char {
         12 => "FK_ERR_NOT_FOUND: no such item\0",
         13 => "FK_ERR_UNSUPPORTED: not compiled into this build\0",
         14 => "FK_ERR_DECODE: image could not be decoded\0",
+        15 => "FK_ERR_POOR_QUALITY: capture refused for its quality\0",
+        16 => "FK_ERR_NOT_LIVE: not a live face: show your real face\0",
         98 => "FK_ERR_INTERNAL: internal error\0",
         99 => "FK_ERR_PANIC: a panic was caught at the boundary\0",
         _ => "unknown status\0",
@@ -244,8 +255,11 @@ unsafe fn options_ref<'a>(p: *const fk_options) -> Result<&'a fk_options, Error>
 /// `detector` (yunet_s|yunet_n), `embedder` (mobilefacenet|dlib_resnet), `quality_model`, `load_quality` (0|1),
 /// `detector_input_size` (32..2048, default 320), `score_threshold` (0..1, default 0.5), `nms_iou` (0..1),
 /// `min_face_size` (pixels, default 0), `max_faces` (1..1024, default 64), `flip` (0|1),
-/// `operating_point` (far_1e-2|far_1e-3|far_1e-4), `quality_policy` (enrolment|unlock|gate), and
-/// `quality.<field>` for each threshold of the policy (e.g. `quality.min_sharpness`).
+/// `operating_point` (far_1e-2|far_1e-3|far_1e-4), `load_liveness` (0|1, default 1),
+/// `liveness_operating_point` (apcer_1e-2|apcer_5e-2, default apcer_5e-2), `quality_policy`
+/// (enrolment|unlock|gate; replaces every policy field, so set it before the fields), `require_liveness` (0|1:
+/// whether deciding calls refuse a capture that is not live; 1 in every preset), and `quality.<field>` for each
+/// threshold of the policy (e.g. `quality.min_sharpness`).
 /// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown key or bad value; options unchanged).
 #[no_mangle]
 pub unsafe extern "C" fn fk_options_set(options: *mut fk_options, key: *const c_char, value: *const c_char) -> fk_status {
@@ -271,6 +285,9 @@ fn set_option(o: &mut Options, key: &str, value: &str) -> Result<(), Error> {
         "embedder" => n.embedder = Some(value.to_string()),
         "quality_model" => n.quality_model = Some(value.to_string()),
         "load_quality" => n.load_quality = flag()?,
+        "load_liveness" => n.load_liveness = flag()?,
+        "liveness_operating_point" => n.liveness_point = LivenessPoint::parse(value).ok_or_else(bad)?,
+        "require_liveness" => n.quality.require_liveness = flag()?,
         "flip" => n.flip = flag()?,
         "detector_input_size" => {
             let v = num()?;
@@ -655,9 +672,12 @@ pub unsafe extern "C" fn fk_compare(engine: *const fk_engine, a: *const f32, b: 
     })
 }
 
-/// 1:1 verification: the largest face of each image, compared at the engine's operating point.
-/// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT, FK_ERR_INVALID_IMAGE, FK_ERR_NO_FACE,
-/// FK_ERR_INTERNAL, FK_ERR_PANIC. Thread-safe.
+/// 1:1 verification: the largest face of each image, each checked under the engine's quality policy
+/// (quality, then liveness if the policy requires it), compared at the engine's operating point. A refused
+/// capture is FK_ERR_POOR_QUALITY or FK_ERR_NOT_LIVE ("show your real face"; `fk_last_error()` says which
+/// image), never a non-match. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT,
+/// FK_ERR_INVALID_IMAGE, FK_ERR_NO_FACE, FK_ERR_POOR_QUALITY, FK_ERR_NOT_LIVE, FK_ERR_UNSUPPORTED (the policy
+/// requires liveness and the engine has no liveness models), FK_ERR_INTERNAL, FK_ERR_PANIC. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn fk_verify(engine: *const fk_engine, a: *const fk_image, b: *const fk_image, out: *mut fk_match) -> fk_status {
     guard(|| {
@@ -694,19 +714,48 @@ pub enum fk_quality_reason {
 /// FK_ERR_BUFFER_TOO_SMALL, FK_ERR_INVALID_IMAGE, FK_ERR_INTERNAL, FK_ERR_PANIC. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn fk_quality(engine: *const fk_engine, image: *const fk_image, face: *const Face, out: *mut QualityReport, out_size: usize) -> fk_status {
+    face_report(engine, image, face, out, out_size, |e, img, f| e.quality(img, f))
+}
+
+/// The body of the per-face report functions: checks the arguments, then writes the report to `out` (which
+/// the caller sized `out_size` bytes, its header's `sizeof`: a smaller struct is FK_ERR_BUFFER_TOO_SMALL
+/// instead of a write past it) on success only.
+unsafe fn face_report<T>(
+    engine: *const fk_engine,
+    image: *const fk_image,
+    face: *const Face,
+    out: *mut T,
+    out_size: usize,
+    report: impl FnOnce(&Engine, &Image, &Face) -> Result<T, Error>,
+) -> fk_status {
     guard(|| {
         let e = engine_ref(engine)?;
         let f = nn(face, "face")?;
         check_face(f)?;
         nn(out, "out")?;
-        let needed = std::mem::size_of::<QualityReport>();
+        let needed = std::mem::size_of::<T>();
         if out_size < needed {
             return Err(Error::BufferTooSmall { needed, given: out_size });
         }
-        let r = e.quality(&image_from(image)?, f)?;
+        let r = report(e, &image_from(image)?, f)?;
         *out = r;
         Ok(())
     })
+}
+
+/// Liveness of `face`: whether it is a live person or a print, a photo or a video on a screen, at the engine's
+/// liveness operating point (option `liveness_operating_point`). `out_size` must be
+/// `sizeof(fk_liveness_report)` as the caller's header defines it (smaller: FK_ERR_BUFFER_TOO_SMALL, nothing
+/// written). A face too small or too near the border for a trustworthy crop is FK_OK with `status`
+/// FK_LIVENESS_STATUS_FACE_TOO_SMALL / FK_LIVENESS_STATUS_FACE_AT_BORDER, `is_live` false and NaN scores: ask
+/// the user to come closer or centre the face. One frame is one piece of evidence: on a live camera, average
+/// over several frames of a track. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (non-finite
+/// face, no calibrated threshold in the manifest), FK_ERR_BUFFER_TOO_SMALL, FK_ERR_INVALID_IMAGE,
+/// FK_ERR_UNSUPPORTED (no liveness models: the manifest has none or `load_liveness` is 0), FK_ERR_INTERNAL,
+/// FK_ERR_PANIC. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_liveness(engine: *const fk_engine, image: *const fk_image, face: *const Face, out: *mut LivenessReport, out_size: usize) -> fk_status {
+    face_report(engine, image, face, out, out_size, |e, img, f| e.liveness(img, f))
 }
 
 #[cfg(test)]
@@ -718,7 +767,10 @@ mod tests {
         let mut o = Options::default();
         assert!(set_option(&mut o, "detector_input_size", "640").is_ok());
         assert_eq!(o.detect.input_size, 640);
-        for (k, v) in [("detector_input_size", "5"), ("flip", "maybe"), ("nope", "1"), ("score_threshold", "nan"), ("quality.min_brightness", "inf"), ("quality.nope", "1")] {
+        assert!(set_option(&mut o, "require_liveness", "0").is_ok() && !o.quality.require_liveness);
+        assert!(set_option(&mut o, "liveness_operating_point", "apcer_1e-2").is_ok());
+        assert_eq!(o.liveness_point, LivenessPoint::Apcer1e2);
+        for (k, v) in [("detector_input_size", "5"), ("flip", "maybe"), ("nope", "1"), ("score_threshold", "nan"), ("quality.min_brightness", "inf"), ("quality.nope", "1"), ("require_liveness", "2"), ("liveness_operating_point", "apcer_1e-3"), ("load_liveness", "")] {
             let before = o.clone();
             assert!(set_option(&mut o, k, v).is_err(), "{k}={v}");
             assert_eq!(o, before, "options unchanged after a bad {k}");

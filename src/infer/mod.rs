@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::image::Image;
-use crate::pack::{Channels, InputSpec, Layout, ModelSpec, Task, Template};
+use crate::pack::{Channels, InputSpec, Layout, ModelSpec, Task};
 use std::sync::{Arc, Mutex};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::anyhow;
@@ -96,7 +96,7 @@ impl Net {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        // Declutter, swap in our faster ops, run the convolutions channel-last when the manifest says so, optimise.
+        // Declutter, swap in our faster ops (max pool, PRelu), run the convolutions channel-last when the manifest says so, optimise.
         let nhwc = spec.compute_layout == Some(Layout::NHWC);
         let plan = shield(what, || model
             .clone()
@@ -105,6 +105,7 @@ impl Net {
             .and_then(|m| m.into_decluttered())
             .and_then(|mut m| {
                 ops::fast_max_pools(&mut m)?;
+                ops::fused_prelus(&mut m)?;
                 if nhwc {
                     let t = tract_onnx::tract_core::transform::get_transform("conv_nhwc")?
                         .ok_or_else(|| anyhow!("tract has no conv_nhwc transform"))?;
@@ -141,24 +142,23 @@ impl Net {
     }
 }
 
-/// A model fed one aligned crop of fixed size (embedders, quality): its template, its output, its plan.
+/// A model fed one crop of fixed size (embedders, quality, liveness): its output and its plan. How the crop is
+/// made (an alignment template, a scaled box) is the stage's business.
 #[derive(Debug)]
 pub(crate) struct CropModel {
     pub spec: ModelSpec,
-    pub template: Template,
     pub dim: usize,
     net: Net,
 }
 
 impl CropModel {
-    /// Loads a model of `task`, checks the manifest gives a template, an output and an input size, and runs it
-    /// once on a blank crop so a wrong output size is a load-time error, not a first-frame surprise.
+    /// Loads a model of `task`, checks the manifest gives an output and an input size, and runs it once on a
+    /// blank crop so a wrong output size is a load-time error, not a first-frame surprise.
     pub fn load(spec: &ModelSpec, bytes: &[u8], task: Task) -> Result<Self> {
         let what = &spec.name;
         if spec.task != task {
             return Err(Error::ModelFormat(format!("model '{what}' is a {:?} model, not {task:?}", spec.task)));
         }
-        let template = spec.template.clone().ok_or_else(|| Error::ModelFormat(format!("{what}: no template")))?;
         let out = spec.output.as_ref().ok_or_else(|| Error::ModelFormat(format!("{what}: no output")))?;
         let (w, h) = match (spec.input.width, spec.input.height) {
             (Some(w), Some(h)) if (1..=1024).contains(&w) && (1..=1024).contains(&h) => (w, h),
@@ -169,8 +169,10 @@ impl CropModel {
             Layout::NHWC => [1, h, w, 3],
         };
         let net = Net::build(&parse_onnx(bytes, what)?, spec, &shape, &[&out.name])?;
-        let m = CropModel { spec: spec.clone(), template, dim: out.dim, net };
-        let probe = m.run(&Image::zeroed(w as u32, h as u32))?;
+        let m = CropModel { spec: spec.clone(), dim: out.dim, net };
+        let probe = m
+            .run(&Image::zeroed(w as u32, h as u32))
+            .map_err(|e| Error::ModelFormat(format!("{what}: does not run on a {w}x{h} input as the manifest says: {e}")))?;
         if probe.len() != m.dim {
             return Err(Error::ModelFormat(format!("{what}: output has {} values, manifest says {}", probe.len(), m.dim)));
         }

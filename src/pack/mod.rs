@@ -140,8 +140,69 @@ pub struct ModelSpec {
     /// Measured thresholds, one entry per flip setting (embedders only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calibrations: Vec<Calibration>,
+    /// How a liveness model sees a face and reads its output (liveness models only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<LivenessHead>,
     pub licence: String,
     pub source: String,
+}
+
+/// A liveness model's crop and output: the detector box scaled by `crop_scale` about its centre (the scale
+/// reduced to fit, the crop shifted back inside the image, as minivision's `CropImage._get_new_box` does),
+/// resized to the input size; the output (`output.dim` logits) is softmaxed when `softmax` is set, and
+/// `live_class` is the index of the "real face" class.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LivenessHead {
+    /// f64 so that 2.7 is the same number as in the reference's Python arithmetic.
+    pub crop_scale: f64,
+    pub live_class: usize,
+    pub softmax: bool,
+}
+
+/// How the liveness models' P(live) values become one score.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Combine {
+    /// The mean of the models' P(live).
+    Mean,
+}
+
+/// Liveness thresholds measured by `facekit calibrate liveness` on labelled real and spoof captures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LivenessCalibration {
+    /// Data set and split the scores came from.
+    pub dataset: String,
+    /// Pipeline settings used (detector, input size): the face box decides the crops.
+    pub pipeline: String,
+    pub real: usize,
+    pub spoof: usize,
+    /// Operating point (`apcer_5e-2`, `apcer_1e-2`) → score threshold: a face is live when its score is ≥ the
+    /// threshold; measured so that at most that fraction of the spoofs pass.
+    pub thresholds: BTreeMap<String, f32>,
+    /// APCER and BPCER measured at each threshold on the same data, in percent.
+    #[serde(default)]
+    pub apcer: BTreeMap<String, f32>,
+    #[serde(default)]
+    pub bpcer: BTreeMap<String, f32>,
+}
+
+/// The liveness stage of a pack: which models, how their scores combine, and the calibrated thresholds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LivenessSet {
+    pub models: Vec<String>,
+    pub combine: Combine,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<LivenessCalibration>,
+}
+
+/// Most models a liveness ensemble may have (the C report has a slot for each).
+pub const MAX_LIVENESS_MODELS: usize = 4;
+
+impl ModelSpec {
+    /// The alignment template of a model that needs one (embedders, quality).
+    pub fn template(&self) -> Result<&Template> {
+        self.template.as_ref().ok_or_else(|| Error::ModelFormat(format!("{}: no template", self.name)))
+    }
 }
 
 /// Which model of the pack each stage uses unless the options say otherwise.
@@ -160,6 +221,9 @@ pub struct Manifest {
     pub name: String,
     pub defaults: Defaults,
     pub models: Vec<ModelSpec>,
+    /// The liveness ensemble; a pack without one still loads (liveness is then unsupported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<LivenessSet>,
 }
 
 impl Manifest {
@@ -192,7 +256,35 @@ impl Manifest {
         for name in [Some(&m.defaults.detector), Some(&m.defaults.embedder), m.defaults.quality.as_ref()].into_iter().flatten() {
             m.model(name)?;
         }
+        if let Some(l) = &m.liveness {
+            m.check_liveness(l)?;
+        }
         Ok(m)
+    }
+    /// The liveness set names 1..=MAX_LIVENESS_MODELS liveness models, each with a usable crop and output.
+    fn check_liveness(&self, l: &LivenessSet) -> Result<()> {
+        let bad = |msg: String| Err(Error::ModelFormat(format!("manifest: liveness: {msg}")));
+        if l.models.is_empty() || l.models.len() > MAX_LIVENESS_MODELS {
+            return bad(format!("{} models listed (1..={MAX_LIVENESS_MODELS})", l.models.len()));
+        }
+        for name in &l.models {
+            let s = self.model(name)?;
+            let (Some(h), Some(out)) = (&s.liveness, &s.output) else {
+                return bad(format!("model {name} needs a liveness head and an output"));
+            };
+            if s.task != Task::Liveness {
+                return bad(format!("model {name} is a {:?} model", s.task));
+            }
+            if !(h.crop_scale.is_finite() && h.crop_scale >= 1.0) || out.dim < 2 || h.live_class >= out.dim {
+                return bad(format!("model {name}: crop_scale must be >= 1 and live_class < output dim >= 2"));
+            }
+        }
+        if let Some(c) = &l.calibration {
+            if c.thresholds.values().any(|t| !t.is_finite()) {
+                return bad("a calibrated threshold is not finite".into());
+            }
+        }
+        Ok(())
     }
     /// The built-in default manifest.
     pub fn default_manifest() -> Self {
@@ -210,6 +302,12 @@ impl Manifest {
             .iter_mut()
             .find(|m| m.name == name)
             .ok_or_else(|| Error::ModelFormat(format!("manifest names no model '{name}'")))
+    }
+    /// Records a liveness calibration (from [`crate::liveness::eval::calibrate_dir`]) in the liveness set.
+    pub fn set_liveness_calibration(&mut self, cal: LivenessCalibration) -> Result<()> {
+        let set = self.liveness.as_mut().ok_or_else(|| Error::Unsupported("the manifest has no liveness models to calibrate".into()))?;
+        set.calibration = Some(cal);
+        Ok(())
     }
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("manifest serialises") + "\n"
@@ -297,6 +395,12 @@ impl ModelPack {
         }
         let mut manifest = pack.manifest.clone();
         manifest.models.retain(|m| files.iter().any(|(f, _)| *f == m.file));
+        // Liveness stays only with all its models: a pack without them loads with liveness unsupported.
+        if let Some(l) = &manifest.liveness {
+            if l.models.iter().any(|n| manifest.model(n).is_err()) {
+                manifest.liveness = None;
+            }
+        }
         let text = manifest.to_json();
         let mut entries: Vec<(&str, &[u8])> = vec![(MANIFEST_FILE, text.as_bytes())];
         entries.extend(files.iter().map(|(f, b)| (f.as_str(), b.as_slice())));

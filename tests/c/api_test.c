@@ -1,5 +1,8 @@
 /* C tests of the facekit ABI, compiled against the committed include/facekit.h and the built library.
- * usage: api_test SHARED_DIR happy|bad|threads [CALLS_PER_THREAD]   (env FK_TEST_DET_SIZE: detector input)
+ * usage: api_test SHARED_DIR happy|bad|threads [CALLS_PER_THREAD | NO_LIVENESS_DIR MISMATCH_DIR]
+ *   (env FK_TEST_DET_SIZE: detector input; FK_TEST_VALGRIND=1: skip the checks that only load more engines, each
+ *   ~1.5 min under valgrind and the same load code as the first; the two directories of `bad` are model
+ *   directories whose manifest has no liveness entries / promises 2 liveness classes, made by tests/c_abi.rs)
  * Prints one line per check; exits non-zero on the first failure. Run by tests/c_abi.rs (also under valgrind). */
 #include "facekit.h"
 
@@ -24,6 +27,7 @@ static int checks = 0;
 #define EXPECT(call, status) CHECK((call) == (status), "%s should be %s", #call, #status)
 
 static char shared[1024];
+static const char *no_liveness_dir = "", *mismatch_dir = "";
 static const char *path_of(const char *rel) {
     static char buf[2048];
     snprintf(buf, sizeof buf, "%s/%s", shared, rel);
@@ -31,24 +35,32 @@ static const char *path_of(const char *rel) {
 }
 
 static const char *det_size = "320"; /* smaller under valgrind, where inference runs ~50x slower */
+static int under_valgrind = 0;
 
-static fk_engine *load_engine(void) {
+/* The LFW photos below are press photos (a photo of a photo): decisions on them run with the policy's
+ * liveness requirement off; liveness() checks the liveness requirement on Replay-Attack frames. */
+static fk_engine *load_engine_with(const char *require_liveness, const char *load_liveness) {
     fk_engine *e = NULL;
     fk_options *o = fk_options_new();
     CHECK(o != NULL, "options");
     EXPECT(fk_options_set(o, "operating_point", "far_1e-3"), FK_OK);
     EXPECT(fk_options_set(o, "detector_input_size", det_size), FK_OK);
+    EXPECT(fk_options_set(o, "require_liveness", require_liveness), FK_OK);
+    EXPECT(fk_options_set(o, "load_liveness", load_liveness), FK_OK);
     EXPECT(fk_engine_new_from_dir(path_of("models"), o, &e), FK_OK);
     fk_options_free(o);
     CHECK(e != NULL, "engine");
     return e;
 }
+static fk_engine *load_engine(void) { return load_engine_with("0", "1"); }
 
 static fk_image load(const char *rel) {
     fk_image img;
     EXPECT(fk_image_load(path_of(rel), &img), FK_OK);
     return img;
 }
+
+static void liveness(fk_engine *scorer);
 
 /* ------------------------------------------------------------------------------------------------ */
 static void happy(void) {
@@ -189,7 +201,73 @@ static void happy(void) {
     fk_image_release(&b);
     fk_image_release(&c);
     CHECK(a.data == NULL, "release zeroes");
+    liveness(e);
     fk_engine_free(e);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Liveness on Replay-Attack frames (both models agree clearly on each), and the refusals it drives. */
+#define REPLAY "data/liveness/replay-attack/"
+#define REAL_1 REPLAY "real/devel/client005_session01_webcam_authenticate_controlled_1.jpg"
+#define REAL_2 REPLAY "real/devel/client005_session01_webcam_authenticate_controlled_2.jpg"
+#define PRINT REPLAY "spoof/devel/print/fixed_attack_print_client101_session01_highdef_photo_controlled.jpg"
+#define PHONE REPLAY "spoof/devel/mobile_photo/hand_attack_mobile_client005_session01_mobile_photo_controlled.jpg"
+
+static fk_face first_face(fk_engine *e, const fk_image *img) {
+    fk_face f;
+    size_t n = 0;
+    EXPECT(fk_detect(e, img, &f, 1, &n), FK_OK);
+    CHECK(n >= 1, "a face");
+    return f;
+}
+
+/* `scorer`: any engine with the liveness models (the happy path's); the refusals need one whose policy requires
+ * liveness, loaded here (outside valgrind: fk_liveness above already runs the stage under it). */
+static void liveness(fk_engine *scorer) {
+    fk_engine *e = scorer;
+    fk_image real = load(REAL_1), real2 = load(REAL_2), print = load(PRINT), phone = load(PHONE);
+    const fk_image *frames[3] = {&real, &print, &phone};
+    const char *names[3] = {"real", "print", "phone"};
+    for (int i = 0; i < 3; i++) {
+        fk_face f = first_face(e, frames[i]);
+        fk_liveness_report r;
+        EXPECT(fk_liveness(e, frames[i], &f, &r, sizeof r), FK_OK);
+        printf("liveness %-5s: status %d score %.4f (models %.4f %.4f) threshold %.4f live %d\n", names[i], (int)r.status, r.score,
+               r.model_scores[0], r.model_scores[1], r.threshold, (int)r.is_live);
+        CHECK(r.status == FK_LIVENESS_STATUS_ASSESSED && r.model_count == 2 && r.operating_point == FK_LIVENESS_POINT_APCER5E2, "report");
+        CHECK(r.threshold > 0.5f && r.threshold < 1.0f, "calibrated threshold %.4f", r.threshold);
+        int live = i == 0;
+        CHECK(r.is_live == live, "%s judged %s", names[i], r.is_live ? "live" : "not live");
+        for (int m = 0; m < 2; m++)
+            CHECK(live ? r.model_scores[m] > 0.99f : r.model_scores[m] < 0.05f, "%s model %d score %.4f", names[i], m, r.model_scores[m]);
+    }
+
+    CHECK(strncmp(fk_status_str(FK_ERR_NOT_LIVE), "FK_ERR_NOT_LIVE", 15) == 0, "status str");
+    CHECK(strncmp(fk_status_str(FK_ERR_POOR_QUALITY), "FK_ERR_POOR_QUALITY", 19) == 0, "status str");
+    fk_image *all[4] = {&real, &real2, &print, &phone};
+    if (under_valgrind) goto done;
+
+    /* Decisions: two live captures of client 5 match; a photo of client 5 on a phone is refused as not live,
+     * at verification and at enrolment, with its own status. */
+    e = load_engine_with("1", "1");
+    fk_match m;
+    EXPECT(fk_verify(e, &real, &real2, &m), FK_OK);
+    CHECK(m.is_match == 1, "two live captures match (%.4f)", m.similarity);
+    m.similarity = -7;
+    EXPECT(fk_verify(e, &real, &phone, &m), FK_ERR_NOT_LIVE);
+    CHECK(strstr(fk_last_error(), "show your real face") != NULL && strstr(fk_last_error(), "second image") != NULL, "message");
+    CHECK(m.similarity == -7, "match untouched");
+    printf("verify(live, phone photo): %s\n", fk_last_error());
+    fk_gallery *g = NULL;
+    EXPECT(fk_gallery_new(e, &g), FK_OK);
+    EXPECT(fk_gallery_enroll_image(g, e, "client005", &phone), FK_ERR_NOT_LIVE);
+    CHECK(fk_gallery_count(g) == 0, "nothing enrolled from a spoof");
+    EXPECT(fk_gallery_enroll_image(g, e, "client005", &real), FK_OK);
+    CHECK(fk_gallery_count(g) == 1, "enrolled");
+    fk_gallery_free(g);
+    fk_engine_free(e);
+done:
+    for (int i = 0; i < 4; i++) fk_image_release(all[i]);
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -391,6 +469,58 @@ static void bad(void) {
     BAD(fk_quality(NULL, &good, &face, &q, sizeof q), FK_ERR_NULL_ARGUMENT);
     BAD(fk_quality(e, &good, &face, &q, sizeof q - 4), FK_ERR_BUFFER_TOO_SMALL);
     CHECK(q.overall == -1, "quality untouched");
+    {
+        /* Liveness: NULLs, a short report, a face cut off, a 1-pixel box, a frame smaller than the crop. */
+        fk_liveness_report lr;
+        lr.score = -1;
+        BAD(fk_liveness(NULL, &good, &face, &lr, sizeof lr), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_liveness(e, NULL, &face, &lr, sizeof lr), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_liveness(e, &good, NULL, &lr, sizeof lr), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_liveness(e, &good, &face, NULL, sizeof lr), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_liveness(e, &good, &face, &lr, sizeof lr - 4), FK_ERR_BUFFER_TOO_SMALL);
+        BAD(fk_liveness(e, &good, &face, &lr, 0), FK_ERR_BUFFER_TOO_SMALL);
+        fk_face nanface = face;
+        nanface.width = 0.0f / 0.0f;
+        BAD(fk_liveness(e, &good, &nanface, &lr, sizeof lr), FK_ERR_INVALID_ARGUMENT);
+        CHECK(lr.score == -1, "report untouched");
+        fk_face cut = face;
+        cut.x = -cut.width * 0.6f;
+        BAD(fk_liveness(e, &good, &cut, &lr, sizeof lr), FK_OK);
+        CHECK(lr.status == FK_LIVENESS_STATUS_FACE_AT_BORDER && !lr.is_live && lr.score != lr.score, "cut face: status %d", (int)lr.status);
+        fk_face dot = face;
+        dot.width = dot.height = 1.0f;
+        BAD(fk_liveness(e, &good, &dot, &lr, sizeof lr), FK_OK);
+        CHECK(lr.status == FK_LIVENESS_STATUS_FACE_TOO_SMALL && !lr.is_live, "1-pixel box: status %d", (int)lr.status);
+        uint8_t tiny[40 * 40 * 3];
+        memset(tiny, 90, sizeof tiny);
+        fk_face in_tiny = {.x = 5, .y = 5, .width = 30, .height = 30, .score = 0.9f};
+        for (int i = 0; i < 5; i++) in_tiny.landmarks[i][0] = in_tiny.landmarks[i][1] = 20.0f;
+        BAD(fk_liveness(e, IMG(tiny, sizeof tiny, 40, 40, 120, FK_FORMAT_RGB8, 0), &in_tiny, &lr, sizeof lr), FK_OK);
+        CHECK(lr.status == FK_LIVENESS_STATUS_FACE_TOO_SMALL, "40x40 frame: status %d", (int)lr.status);
+        /* Options of the liveness stage. */
+        fk_options *lo = fk_options_new();
+        BAD(fk_options_set(lo, "liveness_operating_point", "apcer_1e-3"), FK_ERR_INVALID_ARGUMENT);
+        BAD(fk_options_set(lo, "require_liveness", "maybe"), FK_ERR_INVALID_ARGUMENT);
+        BAD(fk_options_set(lo, "liveness_operating_point", "apcer_1e-2"), FK_OK);
+        BAD(fk_options_set(lo, "load_liveness", "0"), FK_OK);
+        if (under_valgrind) goto done_engines;
+        fk_engine *nolive = NULL;
+        EXPECT(fk_engine_new_from_dir(path_of("models"), lo, &nolive), FK_OK);
+        BAD(fk_liveness(nolive, &good, &face, &lr, sizeof lr), FK_ERR_UNSUPPORTED);
+        BAD(fk_verify(nolive, &good, &good, &m), FK_ERR_UNSUPPORTED); /* the policy requires liveness */
+        fk_engine_free(nolive);
+        /* A model directory whose manifest has no liveness entries: liveness is unsupported, the rest works. */
+        fk_engine *nomodels = NULL;
+        EXPECT(fk_engine_new_from_dir(no_liveness_dir, NULL, &nomodels), FK_OK);
+        BAD(fk_liveness(nomodels, &good, &face, &lr, sizeof lr), FK_ERR_UNSUPPORTED);
+        float ne[128];
+        EXPECT(fk_embed(nomodels, &good, &face, ne, 128), FK_OK);
+        fk_engine_free(nomodels);
+        /* A manifest that promises 2 liveness classes: the model's 3 are a format error at load. */
+        BAD(fk_engine_new_from_dir(mismatch_dir, NULL, &eout), FK_ERR_MODEL_FORMAT);
+    done_engines:
+        fk_options_free(lo);
+    }
     uint32_t w = 7, h = 7;
     float thr = -5;
     BAD(fk_engine_crop_size(e, NULL, &h), FK_ERR_NULL_ARGUMENT);
@@ -472,7 +602,7 @@ static void *worker(void *arg) {
 }
 
 static void threads(int calls) {
-    fk_engine *e = load_engine();
+    fk_engine *e = load_engine_with("0", "0"); /* decisions without liveness: its models need not load */
     fk_image a = load("data/lfw/images/George_W_Bush/George_W_Bush_0001.jpg");
     fk_image b = load("data/lfw/images/George_W_Bush/George_W_Bush_0003.jpg");
     fk_match ref;
@@ -497,13 +627,23 @@ static void threads(int calls) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s SHARED_DIR happy|bad|threads [CALLS]\n", argv[0]);
+        fprintf(stderr, "usage: %s SHARED_DIR happy|bad|threads [CALLS | NO_LIVENESS_DIR MISMATCH_DIR]\n", argv[0]);
         return 2;
     }
     snprintf(shared, sizeof shared, "%s", argv[1]);
     if (getenv("FK_TEST_DET_SIZE")) det_size = getenv("FK_TEST_DET_SIZE");
-    if (strcmp(argv[2], "happy") == 0) happy();
-    else if (strcmp(argv[2], "bad") == 0) bad();
+    under_valgrind = getenv("FK_TEST_VALGRIND") != NULL;
+    if (strcmp(argv[2], "happy") == 0) {
+        happy();
+    } else if (strcmp(argv[2], "bad") == 0) {
+        if (argc < 5) {
+            fprintf(stderr, "bad needs NO_LIVENESS_DIR MISMATCH_DIR\n");
+            return 2;
+        }
+        no_liveness_dir = argv[3];
+        mismatch_dir = argv[4];
+        bad();
+    }
     else if (strcmp(argv[2], "threads") == 0) threads(argc > 3 ? atoi(argv[3]) : 50);
     else return 2;
     printf("%s: %d checks passed\n", argv[2], checks);

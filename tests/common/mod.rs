@@ -64,3 +64,15 @@ pub fn video(name: &str) -> Vec<facekit::Image> {
     let n = (w * h * 3) as usize;
     out.stdout.chunks_exact(n).map(|c| facekit::Image::from_rgb(w, h, c.to_vec()).unwrap()).collect()
 }
+
+/// The default engine with the policy's liveness requirement off, for decisions on LFW's press photos: a
+/// photo of a photo by design, which the liveness check refuses about a third of the time (George_W_Bush_0002
+/// scores 0.001). Tests of the refusal itself use Replay-Attack frames (tests/liveness.rs).
+pub fn engine_for_press_photos() -> &'static Engine {
+    static E: OnceLock<Engine> = OnceLock::new();
+    E.get_or_init(|| {
+        let mut o = Options::default();
+        o.quality.require_liveness = false;
+        Engine::from_dir(models(), o).expect("engine loads")
+    })
+}

@@ -36,8 +36,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 __all__ = [
-    "Engine", "Gallery", "Image", "Face", "Match", "QualityReport", "QualityComponent", "FacekitError",
-    "Status", "PixelFormat", "OperatingPoint", "QualityReason", "load_image", "version", "library_path",
+    "Engine", "Gallery", "Image", "Face", "Match", "QualityReport", "QualityComponent", "LivenessReport",
+    "FacekitError", "Status", "PixelFormat", "OperatingPoint", "QualityReason", "LivenessStatus", "LivenessPoint",
+    "load_image", "version", "library_path",
 ]
 
 # The header this module mirrors (FK_VERSION of include/facekit.h). The library must have the same MAJOR.
@@ -66,6 +67,8 @@ class Status(enum.IntEnum):
     FK_ERR_NOT_FOUND = 12
     FK_ERR_UNSUPPORTED = 13
     FK_ERR_DECODE = 14
+    FK_ERR_POOR_QUALITY = 15  # a deciding call refused the capture for its quality
+    FK_ERR_NOT_LIVE = 16  # a deciding call refused the capture as a spoof: "show your real face"
     FK_ERR_INTERNAL = 98
     FK_ERR_PANIC = 99
 
@@ -105,6 +108,21 @@ class QualityReason(enum.IntFlag):
     LOW_OVERALL = 256
     OCCLUDED = 512
     COMPRESSED = 1024
+
+
+class LivenessStatus(enum.IntEnum):
+    """``fk_liveness_status``: whether the face could be checked."""
+
+    ASSESSED = 0
+    FACE_TOO_SMALL = 1  # a crop would be enlarged to the model's input: come closer
+    FACE_AT_BORDER = 2  # the face is cut off by the frame edge: centre it
+
+
+class LivenessPoint(enum.IntEnum):
+    """``fk_liveness_point``: the share of spoofs that may pass, in per mille."""
+
+    APCER_1E2 = 10
+    APCER_5E2 = 50
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -170,6 +188,20 @@ class _FkQualityReport(ctypes.Structure):
 
 
 _QUALITY_SLACK = 256  # bytes past the known end of fk_quality_report (see Engine.quality)
+
+_LIVENESS_MAX_MODELS = 4  # FK_LIVENESS_MAX_MODELS
+
+
+class _FkLivenessReport(ctypes.Structure):
+    _fields_ = [
+        ("status", ctypes.c_int32),  # enum fk_liveness_status
+        ("score", ctypes.c_float),
+        ("is_live", ctypes.c_bool),
+        ("threshold", ctypes.c_float),
+        ("operating_point", ctypes.c_int32),  # enum fk_liveness_point
+        ("model_count", ctypes.c_uint32),
+        ("model_scores", ctypes.c_float * _LIVENESS_MAX_MODELS),
+    ]
 
 _FK_ID_MAX = 255
 
@@ -255,6 +287,7 @@ _proto("fk_embed", _st, _P, _PIMG, _PFACE, _PF, _c.c_size_t)
 _proto("fk_compare", _st, _P, _PF, _PF, _c.c_size_t, _c.POINTER(_FkMatch))
 _proto("fk_verify", _st, _P, _PIMG, _PIMG, _c.POINTER(_FkMatch))
 _proto("fk_quality", _st, _P, _PIMG, _PFACE, _c.POINTER(_FkQualityReport), _c.c_size_t)
+_proto("fk_liveness", _st, _P, _PIMG, _PFACE, _c.POINTER(_FkLivenessReport), _c.c_size_t)
 _proto("fk_gallery_new", _st, _P, _c.POINTER(_P))
 _proto("fk_gallery_free", None, _P)
 _proto("fk_gallery_enroll", _st, _P, _c.c_char_p, _PF, _c.c_size_t)
@@ -604,6 +637,33 @@ class QualityReport:
         return cls(r.overall, bool(r.acceptable), names, int(r.reasons), comps)
 
 
+@dataclass(frozen=True)
+class LivenessReport:
+    """Liveness of one face: ``score`` is the probability of a live face (not a print, a photo or a video on a
+    screen) in [0, 1], ``is_live`` the decision at ``threshold``, the calibrated threshold of
+    ``operating_point``; ``model_scores`` each model's score. A face too small or cut off by the frame edge is
+    not scored: ``status`` says which, ``score`` is NaN and ``is_live`` False."""
+
+    status: Union[LivenessStatus, int]
+    score: float
+    is_live: bool
+    threshold: float
+    operating_point: Union[LivenessPoint, int]
+    model_scores: Tuple[float, ...]
+
+    @classmethod
+    def _from_c(cls, r: _FkLivenessReport) -> "LivenessReport":
+        def enum_or_int(e, v):
+            try:
+                return e(v)
+            except ValueError:
+                return int(v)
+
+        n = min(int(r.model_count), _LIVENESS_MAX_MODELS)
+        return cls(enum_or_int(LivenessStatus, r.status), r.score, bool(r.is_live), r.threshold,
+                   enum_or_int(LivenessPoint, r.operating_point), tuple(r.model_scores[i] for i in range(n)))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Engine
 
@@ -749,7 +809,9 @@ class Engine:
         return Match._from_c(m)
 
     def verify(self, img_a: ImageLike, img_b: ImageLike, *, format=None) -> Match:
-        """1:1 verification of the largest face of each image (FK_ERR_NO_FACE if either has none)."""
+        """1:1 verification of the largest face of each image (FK_ERR_NO_FACE if either has none). Each
+        capture is first checked under the engine's quality policy: FK_ERR_POOR_QUALITY or FK_ERR_NOT_LIVE
+        ("show your real face") refuse it; the liveness part is option ``require_liveness``."""
         ia, ib = _image(img_a, format), _image(img_b, format)
         ca, cb = ia._c(), ib._c()
         m = _FkMatch()
@@ -770,6 +832,19 @@ class Engine:
         with self._h as e:
             _check(_lib.fk_quality(e, ctypes.byref(c), ctypes.byref(f), ctypes.byref(r), ctypes.sizeof(_FkQualityReport)))
         return QualityReport._from_c(r)
+
+    def liveness(self, img: ImageLike, face: Optional[Face] = None, *, format=None, rotation: int = 0) -> LivenessReport:
+        """Liveness of ``face`` (default: the largest face) at the engine's liveness operating point
+        (FK_ERR_UNSUPPORTED if the engine has no liveness models). One frame is one piece of evidence: on a
+        live camera, average over several frames of a track."""
+        im = _image(img, format, rotation)
+        if face is None:
+            face = self._largest(im)
+        c, f = im._c(), face._c()
+        r = _FkLivenessReport()
+        with self._h as e:
+            _check(_lib.fk_liveness(e, ctypes.byref(c), ctypes.byref(f), ctypes.byref(r), ctypes.sizeof(r)))
+        return LivenessReport._from_c(r)
 
     def threshold(self, op: Union[OperatingPoint, int, str, None] = None) -> float:
         """Calibrated cosine threshold of an operating point (default: the engine's own).
@@ -856,7 +931,8 @@ class Gallery:
             _check(_lib.fk_gallery_enroll(g, _id_bytes(identity), v.ctypes.data_as(_PF), v.size))
 
     def enroll_image(self, engine: Engine, identity: str, img: ImageLike, *, format=None, rotation: int = 0) -> None:
-        """Detects the largest face of ``img``, embeds it with ``engine`` and enrolls it."""
+        """Detects the largest face of ``img``, checks it under ``engine``'s quality policy (FK_ERR_POOR_QUALITY,
+        FK_ERR_NOT_LIVE: nothing enrolled), embeds it with ``engine`` and enrolls it."""
         im = _image(img, format, rotation)
         c = im._c()
         with self._h as g, engine._h as e:

@@ -41,8 +41,23 @@ def lfw(name: str, n: int) -> Path:
 def engine():
     if not MODELS.is_dir():
         pytest.skip(f"no models at {MODELS}")
+    # LFW photos are press photos (a photo of a photo): decisions on them run with the policy's liveness
+    # requirement off. test_liveness_* use Replay-Attack frames and the default policy.
+    with Engine(MODELS, require_liveness=False) as e:
+        yield e
+
+
+@pytest.fixture(scope="session")
+def live_engine():
     with Engine(MODELS) as e:
         yield e
+
+
+REPLAY = SHARED / "data" / "liveness" / "replay-attack"
+REAL_1 = REPLAY / "real/devel/client005_session01_webcam_authenticate_controlled_1.jpg"
+REAL_2 = REPLAY / "real/devel/client005_session01_webcam_authenticate_controlled_2.jpg"
+PRINT = REPLAY / "spoof/devel/print/fixed_attack_print_client101_session01_highdef_photo_controlled.jpg"
+PHONE = REPLAY / "spoof/devel/mobile_photo/hand_attack_mobile_client005_session01_mobile_photo_controlled.jpg"
 
 
 @pytest.fixture(scope="session")
@@ -139,6 +154,9 @@ def test_struct_layout_matches_the_header(tmp_path):
             facekit._FkQualityReport, ["overall", "acceptable", "reasons"] + list(facekit._QUALITY_COMPONENTS)
         ),
         "fk_hit": (facekit._FkHit, ["id", "similarity"]),
+        "fk_liveness_report": (
+            facekit._FkLivenessReport, ["status", "score", "is_live", "threshold", "operating_point", "model_count", "model_scores"]
+        ),
     }
     src = ["#include <stdio.h>", "#include <stddef.h>", '#include "facekit.h"', "int main(void) {"]
     for cname, (_, fields) in checks.items():
@@ -308,6 +326,55 @@ def test_other_array_layouts(engine, bush1):
     assert engine.detect(sub) == engine.detect(np.ascontiguousarray(sub))
     with pytest.raises(TypeError):
         engine.detect(bush1.astype(np.float32))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Liveness
+
+
+def test_liveness_live_face_passes_print_and_phone_do_not(live_engine):
+    for path, live in ((REAL_1, True), (PRINT, False), (PHONE, False)):
+        r = live_engine.liveness(facekit.load_image(path))
+        assert r.status == facekit.LivenessStatus.ASSESSED and r.operating_point == facekit.LivenessPoint.APCER_5E2
+        assert r.is_live == live, (path.name, r)
+        assert len(r.model_scores) == 2
+        assert all((s > 0.99) if live else (s < 0.05) for s in r.model_scores), (path.name, r)
+        assert r.score == pytest.approx(sum(r.model_scores) / 2, abs=1e-6)
+        assert 0.5 < r.threshold < 1.0
+
+
+def test_liveness_refusals_have_their_own_status(live_engine):
+    real, real2, phone = (facekit.load_image(p) for p in (REAL_1, REAL_2, PHONE))
+    assert live_engine.verify(real, real2).is_match
+    with pytest.raises(FacekitError) as ei:
+        live_engine.verify(real, phone)
+    assert ei.value.status == Status.FK_ERR_NOT_LIVE and "show your real face" in ei.value.message
+    with Gallery(live_engine) as g:
+        with pytest.raises(FacekitError) as ei:
+            g.enroll_image(live_engine, "client005", phone)
+        assert ei.value.status == Status.FK_ERR_NOT_LIVE and len(g) == 0
+    # Too dark to judge: a poor-quality refusal, not a spoof.
+    with pytest.raises(FacekitError) as ei:
+        live_engine.verify(real, real2 // 8)
+    assert ei.value.status == Status.FK_ERR_POOR_QUALITY
+
+
+def test_liveness_bad_input(live_engine):
+    real = facekit.load_image(REAL_1)
+    f = live_engine.detect(real)[0]
+    x, y, w, h = f.box
+    cut = facekit.Face((-0.6 * w, y, w, h), f.score, f.landmarks)
+    r = live_engine.liveness(real, cut)
+    assert r.status == facekit.LivenessStatus.FACE_AT_BORDER and not r.is_live and np.isnan(r.score)
+    dot = facekit.Face((x, y, 1.0, 1.0), f.score, f.landmarks)
+    assert live_engine.liveness(real, dot).status == facekit.LivenessStatus.FACE_TOO_SMALL
+    with pytest.raises(FacekitError) as ei:
+        live_engine.liveness(real, facekit.Face((np.nan, y, w, h), f.score, f.landmarks))
+    assert ei.value.status == Status.FK_ERR_INVALID_ARGUMENT
+    with Engine(MODELS, load_liveness=False, load_quality=False) as off:
+        with pytest.raises(FacekitError) as ei:
+            off.liveness(real, f)
+        assert ei.value.status == Status.FK_ERR_UNSUPPORTED
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -57,3 +57,49 @@ def test_identical_pixels_give_the_reference_results():
     assert worst_iou >= 0.9
     assert np.mean(lm_err) <= 1.5
     assert close >= 0.98 * faces
+
+
+def _primary_face(engines, bgr):
+    """The reference's face choice (liveness_ref.py, facekit's eval::primary_face): nearest the centre with a
+    bonus for size; a second try at detector threshold 0.05 when nothing is found at 0.5."""
+    h, w = bgr.shape[:2]
+    for e in engines:
+        faces = e.detect(bgr, format="bgr")
+        if faces:
+            def cost(f):
+                x, y, bw, bh = f.box
+                return float(np.hypot(x + bw / 2 - w / 2, y + bh / 2 - h / 2)) - 0.3 * float(np.sqrt(max(bw, 0) * max(bh, 0)))
+            return min(faces, key=cost)
+    return None
+
+
+def test_identical_pixels_give_the_reference_liveness_scores():
+    """Every Replay-Attack frame of ../golden/liveness-replay-attack.csv, decoded by OpenCV as the reference did:
+    facekit's liveness crops, resize and models reproduce the reference's per-model and ensemble scores.
+    (tests/liveness.rs makes the same comparison with facekit's own JPEG decoder, whose chroma upsampling moves
+    the scores by a few hundredths.)"""
+    import csv
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = list(csv.DictReader(open(SHARED / "golden" / "liveness-replay-attack.csv")))
+    assert len(rows) == 840
+    with facekit.Engine(SHARED / "models", load_quality=False) as e, \
+            facekit.Engine(SHARED / "models", load_quality=False, score_threshold=0.05) as e_low:
+
+        def score(row):
+            bgr = cv2.imread(str(SHARED / row["path"]))
+            face = _primary_face((e, e_low), bgr)
+            assert face is not None, row["path"]
+            return e.liveness(bgr, face, format="bgr")
+
+        with ThreadPoolExecutor(2) as pool:  # native calls release the GIL
+            reports = list(pool.map(score, rows))
+    diffs = []
+    for row, r in zip(rows, reports):
+        assert r.status == facekit.LivenessStatus.ASSESSED, row["path"]
+        ref = [float(row[k]) for k in ("p_real_v2", "p_real_v1se", "p_real_ens")]
+        diffs.append(max(abs(a - b) for a, b in zip([*r.model_scores, r.score], ref)))
+    diffs = np.array(diffs)
+    print(f"\n[golden-pixels] liveness, {len(rows)} frames: max |facekit - reference| {diffs.max():.2e} "
+          f"(models and ensemble); {(diffs <= 0.02).sum()} within 0.02")
+    assert (diffs <= 1e-3).all(), [rows[i]["path"] for i in np.flatnonzero(diffs > 1e-3)]

@@ -1,5 +1,6 @@
 // Facekit.swift — a thin Swift wrapper over the facekit C API (include/facekit.h), mirroring the Java API
-// (dev.facekit): Engine, Gallery, Image, Face, Match, Quality, and FacekitError for every non-OK status.
+// (dev.facekit): Engine, Gallery, Image, Face, Match, Quality, Liveness, and FacekitError for every non-OK status
+// (deciding calls refuse a capture with FK_ERR_POOR_QUALITY or FK_ERR_NOT_LIVE: "show your real face").
 //
 // NOT COMPILED HERE: written on a Linux machine without a Swift toolchain (see ../../README.md).
 //
@@ -60,6 +61,21 @@ public enum PixelFormat: Int32 {
 /// `fk_operating_point`: the false-accept rate is 10^-rawValue.
 public enum OperatingPoint: Int32 {
     case far1e2 = 2, far1e3 = 3, far1e4 = 4
+}
+
+/// `fk_liveness_point`: the share of spoofs that may pass, in per mille.
+public enum LivenessPoint: Int32 {
+    case apcer1e2 = 10, apcer5e2 = 50
+}
+
+/// `fk_liveness_status`: whether a face could be checked.
+public enum LivenessStatus: Int32 {
+    /// Scored: `score` and `isLive` hold.
+    case assessed = 0
+    /// A crop would be enlarged to the model's input: ask the user to come closer.
+    case faceTooSmall = 1
+    /// The face is cut off by the frame edge: ask the user to centre it.
+    case faceAtBorder = 2
 }
 
 /// A frame and its layout. `rotation` is the clockwise turn (0/90/180/270) that makes it upright; results
@@ -200,6 +216,28 @@ public struct Quality {
             "face_size": c(r.face_size), "confidence": c(r.confidence), "learned": c(r.learned),
             "occlusion": c(r.occlusion), "compression": c(r.compression),
         ]
+    }
+}
+
+/// Liveness of one face: `score` is the probability of a live face (not a print, a photo or a video on a
+/// screen), `isLive` the decision at `threshold`, the calibrated threshold of `operatingPoint`. Not scored
+/// (NaN, not live) when `status` is not `.assessed`. On a live camera, average over several frames.
+public struct Liveness {
+    /// nil for a status this wrapper does not know (a newer library).
+    public let status: LivenessStatus?
+    public let score: Float
+    public let isLive: Bool
+    public let threshold: Float
+    public let operatingPoint: LivenessPoint?
+    /// Each model's probability of a live face, in the manifest's order.
+    public let modelScores: [Float]
+
+    init(_ r: fk_liveness_report) {
+        status = LivenessStatus(rawValue: Int32(truncatingIfNeeded: r.status.rawValue))
+        score = r.score; isLive = r.is_live; threshold = r.threshold
+        operatingPoint = LivenessPoint(rawValue: Int32(truncatingIfNeeded: r.operating_point.rawValue))
+        let all = withUnsafeBytes(of: r.model_scores) { Array($0.bindMemory(to: Float.self)) }
+        modelScores = Array(all.prefix(Int(min(r.model_count, UInt32(all.count)))))
     }
 }
 
@@ -369,7 +407,8 @@ public final class Engine {
         }
     }
 
-    /// 1:1 verification of the largest face of each image.
+    /// 1:1 verification of the largest face of each image. Each capture is first checked under the engine's
+    /// quality policy: FK_ERR_POOR_QUALITY or FK_ERR_NOT_LIVE refuse it (option `require_liveness`).
     public func verify(_ a: Image, _ b: Image) throws -> Match {
         try handle.use { e -> Match in
             var m = fk_match()
@@ -392,6 +431,16 @@ public final class Engine {
             var f = face.c
             try image.withDescriptor { img in try check(fk_quality(e, img, &f, r, MemoryLayout<fk_quality_report>.size)) }
             return Quality(r.pointee)
+        }
+    }
+
+    /// Liveness of `face` at the engine's liveness operating point (FK_ERR_UNSUPPORTED without liveness models).
+    public func liveness(_ image: Image, face: Face) throws -> Liveness {
+        try handle.use { e -> Liveness in
+            var r = fk_liveness_report()
+            var f = face.c
+            try image.withDescriptor { img in try check(fk_liveness(e, img, &f, &r, MemoryLayout<fk_liveness_report>.size)) }
+            return Liveness(r)
         }
     }
 
@@ -447,7 +496,8 @@ public final class Gallery {
         try handle.use { g in try check(fk_gallery_enroll(g, id, embedding, embedding.count)) }
     }
 
-    /// Detects the largest face in `image`, embeds it with `engine` and enrolls it.
+    /// Detects the largest face in `image`, checks it under `engine`'s quality policy (FK_ERR_POOR_QUALITY,
+    /// FK_ERR_NOT_LIVE: nothing enrolled), embeds it with `engine` and enrolls it.
     public func enrollImage(engine: Engine, id: String, image: Image) throws {
         guard !id.utf8.contains(0) else { throw FacekitError.invalid("id contains a NUL character") }
         try handle.use { g in

@@ -489,6 +489,25 @@ JNIEXPORT jfloatArray JNICALL Java_dev_facekit_NativeLib_quality(JNIEnv *env, jc
     return new_floats(env, v, QUALITY_FLOATS);
 }
 
+#define LIVENESS_FLOATS (6 + FK_LIVENESS_MAX_MODELS)
+
+JNIEXPORT jfloatArray JNICALL Java_dev_facekit_NativeLib_liveness(JNIEnv *env, jclass cls, jlong engine, jobject image,
+                                                                 jfloatArray jface) {
+    (void)cls;
+    fk_face f;
+    pinned_image p;
+    if (!face_from(env, jface, &f) || !pin_image(env, image, &p)) return NULL;
+    fk_liveness_report r;
+    fk_status st = fk_liveness(ENGINE(engine), &p.img, &f, &r, sizeof r);
+    unpin_image(env, &p);
+    if (failed(env, st)) return NULL;
+    /* Same order as Liveness.fromNative; small integers are exact in a float. */
+    float v[LIVENESS_FLOATS] = {(float)r.status, r.score, r.is_live ? 1.0f : 0.0f, r.threshold, (float)r.operating_point,
+                                (float)r.model_count};
+    for (int i = 0; i < FK_LIVENESS_MAX_MODELS; i++) v[6 + i] = r.model_scores[i];
+    return new_floats(env, v, LIVENESS_FLOATS);
+}
+
 /* ------------------------------------------------------------------------------------------------------ */
 /* Gallery */
 

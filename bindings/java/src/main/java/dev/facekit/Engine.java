@@ -169,7 +169,10 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    /** 1:1 verification of the largest face of each image (FK_ERR_NO_FACE if either has none). */
+    /**
+     * 1:1 verification of the largest face of each image (FK_ERR_NO_FACE if either has none). Each capture is
+     * checked under the engine's quality policy first: FK_ERR_POOR_QUALITY or FK_ERR_NOT_LIVE refuse it.
+     */
     public Match verify(Image a, Image b) {
         long p = handle.acquire();
         try {
@@ -189,6 +192,27 @@ public final class Engine implements AutoCloseable {
             handle.release();
             Reference.reachabilityFence(this);
         }
+    }
+
+    /**
+     * Liveness of {@code face}: a live person, or a print, a photo or a video on a screen, at the engine's
+     * liveness operating point (option {@code liveness_operating_point}). A face too small or cut off by the
+     * frame edge comes back with that {@link Liveness#status} and no score. FK_ERR_UNSUPPORTED when the
+     * engine has no liveness models.
+     */
+    public Liveness liveness(Image image, Face face) {
+        long p = handle.acquire();
+        try {
+            return Liveness.fromNative(NativeLib.liveness(p, image, face.toNative()));
+        } finally {
+            handle.release();
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** Liveness of the largest face (FK_ERR_NO_FACE if none). */
+    public Liveness liveness(Image image) {
+        return liveness(image, largestFace(image));
     }
 
     /** Calibrated cosine threshold of an operating point (FAR_1E2, FAR_1E3 or FAR_1E4). */

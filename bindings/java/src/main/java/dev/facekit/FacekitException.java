@@ -25,6 +25,10 @@ public class FacekitException extends RuntimeException {
     public static final int FK_ERR_NOT_FOUND = 12;
     public static final int FK_ERR_UNSUPPORTED = 13;
     public static final int FK_ERR_DECODE = 14;
+    /** A deciding call refused the capture for its quality (the message says what to change). */
+    public static final int FK_ERR_POOR_QUALITY = 15;
+    /** A deciding call refused the capture as a presentation attack: tell the user "show your real face". */
+    public static final int FK_ERR_NOT_LIVE = 16;
     public static final int FK_ERR_INTERNAL = 98;
     public static final int FK_ERR_PANIC = 99;
 
@@ -74,6 +78,8 @@ public class FacekitException extends RuntimeException {
             case FK_ERR_NOT_FOUND: return "FK_ERR_NOT_FOUND";
             case FK_ERR_UNSUPPORTED: return "FK_ERR_UNSUPPORTED";
             case FK_ERR_DECODE: return "FK_ERR_DECODE";
+            case FK_ERR_POOR_QUALITY: return "FK_ERR_POOR_QUALITY";
+            case FK_ERR_NOT_LIVE: return "FK_ERR_NOT_LIVE";
             case FK_ERR_INTERNAL: return "FK_ERR_INTERNAL";
             case FK_ERR_PANIC: return "FK_ERR_PANIC";
             default: return "FK_STATUS_" + status;

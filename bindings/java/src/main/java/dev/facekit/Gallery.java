@@ -75,7 +75,10 @@ public final class Gallery implements AutoCloseable {
         }
     }
 
-    /** Detects the largest face in {@code image}, embeds it with {@code engine} and enrolls it. */
+    /**
+     * Detects the largest face in {@code image}, checks it under {@code engine}'s quality policy
+     * (FK_ERR_POOR_QUALITY, FK_ERR_NOT_LIVE: nothing enrolled), embeds it and enrolls it.
+     */
     public void enrollImage(Engine engine, String id, Image image) {
         byte[] b = Image.Strings.utf8(id, "id");
         long p = handle.acquire();

@@ -56,6 +56,9 @@ final class NativeLib {
     /** {overall, acceptable, reasons, then raw, score, assessed of each component, in Quality.COMPONENTS order}. */
     static native float[] quality(long engine, Image image, float[] face);
 
+    /** {status, score, is_live, threshold, operating_point, model_count, then FK_LIVENESS_MAX_MODELS scores}. */
+    static native float[] liveness(long engine, Image image, float[] face);
+
     // Gallery.
     static native long galleryNew(long engine);
 

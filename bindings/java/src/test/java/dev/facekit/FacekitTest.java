@@ -203,7 +203,9 @@ public final class FacekitTest {
         long t0 = System.nanoTime();
 
         test("load engine and images", () -> {
-            engine = new Engine(models);
+            // LFW photos are press photos (a photo of a photo): decisions on them run with the policy's liveness
+            // requirement off. The liveness test below uses Replay-Attack frames and the default policy.
+            engine = new Engine(models, Map.of("require_liveness", "0"));
             bush1 = Image.load(lfw("George_W_Bush", 1));
             bush2 = Image.load(lfw("George_W_Bush", 2));
             powell = Image.load(lfw("Colin_Powell", 1));
@@ -328,6 +330,39 @@ public final class FacekitTest {
             expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> new Engine(models, Map.of("no_such_option", "1")));
             Face nan = new Face(Float.NaN, 0, 10, 10, 1, new float[10]);
             expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> engine.embed(bush1, nan));
+        });
+
+        test("liveness: a live face passes, a print and a phone photo do not", () -> {
+            String ra = "data/liveness/replay-attack/";
+            Image real = Image.load(shared.resolve(ra + "real/devel/client005_session01_webcam_authenticate_controlled_1.jpg").toString());
+            Image real2 = Image.load(shared.resolve(ra + "real/devel/client005_session01_webcam_authenticate_controlled_2.jpg").toString());
+            Image print = Image.load(shared.resolve(ra + "spoof/devel/print/fixed_attack_print_client101_session01_highdef_photo_controlled.jpg").toString());
+            Image phone = Image.load(shared.resolve(ra + "spoof/devel/mobile_photo/hand_attack_mobile_client005_session01_mobile_photo_controlled.jpg").toString());
+            try (Engine live = new Engine(models)) {
+                Image[] frames = {real, print, phone};
+                for (int i = 0; i < frames.length; i++) {
+                    Liveness l = live.liveness(frames[i]);
+                    boolean expectLive = i == 0;
+                    check(l.status == Liveness.ASSESSED && l.operatingPoint == Liveness.APCER_5E2, "" + l);
+                    check(l.isLive == expectLive && l.threshold > 0.5f && l.threshold < 1f, "frame " + i + ": " + l);
+                    check(l.modelScores().length == 2, "" + l);
+                    for (float m : l.modelScores()) check(expectLive ? m > 0.99f : m < 0.05f, "frame " + i + ": " + l);
+                }
+                check(live.verify(real, real2).isMatch, "two live captures of client 5");
+                FacekitException e = expect(FacekitException.FK_ERR_NOT_LIVE, () -> live.verify(real, phone));
+                check(e.detail().contains("show your real face"), e.getMessage());
+                try (Gallery g = new Gallery(live)) {
+                    expect(FacekitException.FK_ERR_NOT_LIVE, () -> g.enrollImage(live, "client005", phone));
+                    check(g.size() == 0, "nothing enrolled from a spoof");
+                }
+                Face f = live.largestFace(real);
+                Face cut = new Face(-f.width * 0.6f, f.y, f.width, f.height, f.score, f.landmarks());
+                check(live.liveness(real, cut).status == Liveness.FACE_AT_BORDER, "cut-off face");
+            }
+            try (Engine off = new Engine(models, Map.of("load_liveness", "0"))) {
+                expect(FacekitException.FK_ERR_UNSUPPORTED, () -> off.liveness(real));
+            }
+            check(FacekitException.statusName(FacekitException.FK_ERR_POOR_QUALITY).equals("FK_ERR_POOR_QUALITY"), "name");
         });
 
         test("closed handles refuse calls; close is idempotent", () -> {
