@@ -26,7 +26,7 @@ public final class Gallery implements AutoCloseable {
         }
     }
 
-    private final NativeHandle handle;
+    final NativeHandle handle; // package-private: a Tracker holds it during update
     private final float defaultThreshold;
 
     /** An empty gallery for {@code engine}'s embedder. */
