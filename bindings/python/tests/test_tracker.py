@@ -237,6 +237,11 @@ def test_planar_views_equal_packed_nv21_and_i420(engine):
     cbcr = np.ascontiguousarray(vu.reshape(-1, W // 2, 2)[:, :, ::-1]).reshape(-1, W)
     bi = Image.yuv420(y, cbcr[:, 0::2], cbcr[:, 1::2])
     assert engine.detect(bi) == faces and np.array_equal(engine.align(bi, faces[0]), crop)
+    # ... and as the Swift wrapper describes a locked CVPixelBuffer: u = plane 1's base (its whole length),
+    # v = base + 1 (one byte less), row stride = its bytesPerRow, pixel stride 2.
+    plane1 = memoryview(cbcr.tobytes())
+    bi = Image.yuv420(y, plane1, plane1[1:], W, H, stride=W, uv_stride=W, uv_pixel_stride=2)
+    assert engine.detect(bi) == faces and np.array_equal(engine.align(bi, faces[0]), crop)
     # Pixel stride 1 (three planes) with padded rows, against packed I420.
     u1, v1 = np.ascontiguousarray(u), np.ascontiguousarray(v)
     i420 = np.concatenate([y.ravel(), u1.ravel(), v1.ravel()])
