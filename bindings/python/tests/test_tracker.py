@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -187,21 +187,13 @@ def test_trackers_in_threads_share_one_engine(engine):
     frames = clip("brother")[:24]
     with Tracker(engine) as tr:
         alone = run(tr, frames)
-    results, errors = [None, None], []
 
-    def work(i):
-        try:
-            with Tracker(engine) as t:
-                results[i] = run(t, frames, planar=bool(i))
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
+    def stream(planar):
+        with Tracker(engine) as t:
+            return run(t, frames, planar=planar)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    with ThreadPoolExecutor(2) as pool:  # one stream packed, one planar; a thread's exception re-raises here
+        results = list(pool.map(stream, (False, True)))
     assert same(results[0], alone) and same(results[1], alone)
 
 

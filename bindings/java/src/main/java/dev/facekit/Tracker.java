@@ -38,15 +38,7 @@ public final class Tracker implements AutoCloseable {
 
     /** A tracker on {@code engine} with default settings, deciding nothing until a gallery or template is set. */
     public Tracker(Engine engine) {
-        long e = engine.handle.acquire();
-        long p;
-        try {
-            p = NativeLib.trackerNew(e);
-        } finally {
-            engine.handle.release();
-            Reference.reachabilityFence(engine);
-        }
-        this.handle = new NativeHandle(this, p, NativeLib::trackerFree, "Tracker");
+        this.handle = new NativeHandle(this, engine.withPointer(NativeLib::trackerNew), NativeLib::trackerFree, "Tracker");
         this.engine = engine;
     }
 
