@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::gallery::Gallery;
 use crate::image::Image;
 use crate::liveness::LivenessStatus;
-use crate::quality::{classic_refusal, head_pose};
+use crate::quality::head_pose;
 use std::time::Instant;
 
 /// Tracker settings. Start from `TrackerOptions::default()`.
@@ -546,17 +546,13 @@ impl<'a> Tracker<'a> {
         r
     }
 
-    /// Checks and (when good) embeds one capture of track `i` into its evidence: the classic quality measures
-    /// on the tracked landmarks first (cheap: most refusals end here), then the full quality check, the
-    /// embedding and liveness. (Re-detecting the face alone at 128 px before a capture, for finer landmarks,
+    /// Checks and (when good) embeds one capture of track `i` into its evidence: the quality gate (its classic
+    /// measures first, cheap: most refusals end there, before the learned model), the embedding and liveness. (Re-detecting the face alone at 128 px before a capture, for finer landmarks,
     /// was measured on the ASL clips: +0.005 median similarity, one more refusal; not kept.)
     fn capture(&mut self, frame: &Image, i: usize, face: Face, score: f32) -> Result<()> {
         let e = self.engine;
         let policy = &e.options().quality;
         let crop = e.align(frame, &face)?;
-        if classic_refusal(&e.quality_classic(frame, &face, &crop, policy)?) {
-            return Ok(());
-        }
         let q = e.quality_gate(frame, &face, &crop, policy)?;
         if !q.acceptable {
             return Ok(());

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::gallery::Gallery;
-use crate::track::{Decision, EventKind, Reference, Track, TrackState, Tracker, TrackerOptions, Verdict};
+use crate::track::{Aggregate, Decision, EventKind, Reference, Track, TrackState, Tracker, TrackerOptions, Verdict};
 use std::collections::VecDeque;
 
 /// One camera stream's tracker: follows faces across frames and decides once per person (see
@@ -202,7 +202,8 @@ pub unsafe extern "C" fn fk_tracker_free(tracker: *mut fk_tracker) {
 /// Changes one setting (takes effect from the next frame). Keys (values): `detect_every` (1..1000, default 10),
 /// `roi_input` (32, 64, 96 or 128; default 64), `roi_scale` (1..8, 2), `roi_min_score` (0..1, 0.3), `min_iou` (0..1, 0.3),
 /// `max_missed` (frames, 10), `min_captures` (1.., 3), `capture_gap` (frames, 3), `decide_within` (frames, 45),
-/// `max_tracks` (1..1024, 16). Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown key or
+/// `max_tracks` (1..1024, 16), `aggregate` (`mean` of the captures' embeddings, or the `best` one; `mean`).
+/// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown key or
 /// bad value; settings unchanged), FK_ERR_PANIC.
 #[no_mangle]
 pub unsafe extern "C" fn fk_tracker_set(tracker: *mut fk_tracker, key: *const c_char, value: *const c_char) -> fk_status {
@@ -224,6 +225,13 @@ pub unsafe extern "C" fn fk_tracker_set(tracker: *mut fk_tracker, key: *const c_
             "capture_gap" => o.capture_gap = whole()?,
             "decide_within" => o.decide_within = whole()?,
             "max_tracks" => o.max_tracks = whole()? as usize,
+            "aggregate" => {
+                o.aggregate = match value.trim() {
+                    "mean" => Aggregate::Mean,
+                    "best" => Aggregate::Best,
+                    _ => return Err(bad()),
+                }
+            }
             _ => return Err(Error::invalid(format!("unknown tracker option '{key}'"))),
         }
         t.inner.set_options(o)

@@ -404,6 +404,9 @@ static void bad(void) {
         BAD(fk_tracker_set(tr, "detect_every", "2.5"), FK_ERR_INVALID_ARGUMENT);
         BAD(fk_tracker_set(tr, "roi_scale", "nan"), FK_ERR_INVALID_ARGUMENT);
         BAD(fk_tracker_set(tr, "no_such_option", "1"), FK_ERR_INVALID_ARGUMENT);
+        BAD(fk_tracker_set(tr, "aggregate", "median"), FK_ERR_INVALID_ARGUMENT);
+        EXPECT(fk_tracker_set(tr, "aggregate", "best"), FK_OK);
+        EXPECT(fk_tracker_set(tr, "aggregate", "mean"), FK_OK);
         BAD(fk_tracker_set(tr, NULL, "1"), FK_ERR_NULL_ARGUMENT);
         BAD(fk_tracker_set_template(tr, v, 128), FK_ERR_INVALID_ARGUMENT); /* zero vector */
         v[0] = 1;
