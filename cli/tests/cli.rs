@@ -183,3 +183,47 @@ fn clap_stays_out_of_the_library() {
     assert!(o.status.success() && t.contains("tract-onnx"), "cargo tree failed:\n{}", text(&o));
     assert!(!t.lines().any(|l| l.starts_with("clap")), "clap in the library's tree:\n{t}");
 }
+
+/// `facekit track` on hostile input: a video cut short is tracked as far as it decodes (with a warning); a file
+/// that is not a video, an empty or missing one, a video without frames, an unknown raw format and a raw stream
+/// ending inside a frame each get a clear message and their exit code.
+#[test]
+fn track_refuses_or_reports_bad_video_clearly() {
+    let dir = std::env::temp_dir().join(format!("facekit-cli-track-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let clip = std::fs::read(shared().join("data/video/intel_asl_brother.mkv")).unwrap();
+    let path = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    };
+    let cut = path("cut.mkv", &clip[..clip.len() / 6]);
+    let o = facekit(&["track", &cut, "--no-liveness"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("warning") && t.contains("frames decoded"), "a cut video is tracked as far as it goes, with a warning:\n{t}");
+    for (name, bytes) in [("header.mkv", &clip[..300]), ("empty.mp4", &clip[..0]), ("text.mp4", b"not a video".as_slice())] {
+        let p = path(name, bytes);
+        let o = facekit(&["track", &p]);
+        assert_eq!(o.status.code(), Some(7), "{name}:\n{}", text(&o));
+    }
+    let o = facekit(&["track", &dir.join("missing.mp4").display().to_string()]);
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    usage_error(&["track", "-", "--raw", "64x48", "--format", "yuyv"], "yuyv");
+    usage_error(&["track", "-", "--raw", "0x48", "--format", "nv21"], "0x48");
+    // Raw frames on stdin: 1.5 NV21 frames of 64x48 → one frame tracked, the partial one dropped with a warning.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_facekit"))
+        .args(["track", "-", "--raw", "64x48", "--format", "nv21", "--no-liveness"])
+        .env("FACEKIT_MODELS", shared().join("models"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &vec![128u8; 64 * 48 * 3 / 2 * 3 / 2]).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("1 frames") && t.contains("partial frame is dropped"), "{t}");
+    std::fs::remove_dir_all(&dir).ok();
+}
