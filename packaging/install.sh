@@ -7,7 +7,9 @@ prefix=${1:-/usr/local}
 profile=${2:-device}
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 major=${version%%.*}
-cargo build --profile "$profile" --lib
+# The device build leaves out what a device does not need (WebP decoding: the `webp` default feature).
+if [ "$profile" = device ]; then features=--no-default-features; else features=; fi
+cargo build -p facekit --profile "$profile" --lib $features
 dir=target/$profile
 install -d "$prefix/lib/pkgconfig" "$prefix/include"
 install -m 644 "$dir/libfacekit.a" "$prefix/lib/"

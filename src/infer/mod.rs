@@ -43,8 +43,8 @@ fn check_graph(graph: &tract_onnx::pb::GraphProto, what: &str) -> Result<()> {
 }
 
 /// Runs a call into tract, turning a panic inside it into [`Error::ModelFormat`]: tract trusts the models it
-/// loads more than facekit may trust a pack from outside. A second line behind [`check_graph`]; with
-/// `panic = "abort"` (the `device` profile) only the first line holds.
+/// loads more than facekit may trust a pack from outside. A second line behind [`check_graph`]; every profile,
+/// `device` included, unwinds (a build with `panic = "abort"` would keep only the first line).
 fn shield<T>(what: &str, f: impl FnOnce() -> T) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
         let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
