@@ -248,8 +248,9 @@ impl Detector {
         }
         let mut out = Vec::with_capacity(regions.len());
         for chunk in regions.chunks(PER_RUN) {
-            // A power-of-two count of squares, so that few input shapes (and plans) ever occur.
-            let slots = chunk.len().next_power_of_two() as u32;
+            // Exactly as many squares as regions: an empty square costs as much as a full one, and the plans
+            // this makes (one per count, at most PER_RUN per tile size) are built once per engine.
+            let slots = chunk.len() as u32;
             let mut canvas = Image::zeroed(tile * slots, tile);
             let mut scales = Vec::with_capacity(chunk.len());
             for (k, r) in chunk.iter().enumerate() {

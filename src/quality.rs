@@ -478,20 +478,29 @@ impl crate::engine::Engine {
         Ok(assess(face, crop, self.embedder().template(), learned, blockiness(img, face), policy))
     }
 
+    /// The classic measures alone (no learned model: its component reads "not assessed"), from the embedder's
+    /// aligned crop: what a gate checks first, cheaply, before running the learned model.
+    pub fn quality_classic(&self, img: &Image, face: &Face, crop: &Image, policy: &QualityPolicy) -> Result<QualityReport> {
+        policy.validate()?;
+        Ok(assess(face, crop, self.embedder().template(), None, blockiness(img, face), policy))
+    }
+
     /// The verdict of [`quality_of_crop`](Self::quality_of_crop) for a gate that needs only the verdict: a
     /// capture the classic measures already refuse (pose, blur, light, size, cover) is refused without running
     /// the learned model, whose score then reads "not assessed"; the others get the full report.
     pub fn quality_gate(&self, img: &Image, face: &Face, crop: &Image, policy: &QualityPolicy) -> Result<QualityReport> {
-        policy.validate()?;
-        let blocky = blockiness(img, face);
-        let classic = assess(face, crop, self.embedder().template(), None, blocky, policy);
-        // LOW_OVERALL is left to the full report: the learned score weighs in the overall score.
-        if classic.reasons & !reason::LOW_OVERALL != 0 {
+        let classic = self.quality_classic(img, face, crop, policy)?;
+        if classic_refusal(&classic) {
             return Ok(classic);
         }
-        let learned = self.quality_model().map(|q| q.score(img, face)).transpose()?;
-        Ok(assess(face, crop, self.embedder().template(), learned, blocky, policy))
+        self.quality_of_crop(img, face, crop, policy)
     }
+}
+
+/// Whether the classic measures alone refuse a capture (LOW_OVERALL is left to the full report: the learned
+/// score weighs in the overall score).
+pub fn classic_refusal(r: &QualityReport) -> bool {
+    r.reasons & !reason::LOW_OVERALL != 0
 }
 
 #[cfg(test)]

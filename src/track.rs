@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::gallery::Gallery;
 use crate::image::Image;
 use crate::liveness::LivenessStatus;
-use crate::quality::head_pose;
+use crate::quality::{classic_refusal, head_pose};
 use std::time::Instant;
 
 /// Tracker settings. Start from `TrackerOptions::default()`.
@@ -59,13 +59,29 @@ pub struct TrackerOptions {
     pub decide_within: u32,
     /// At most this many tracks at once (new faces beyond it are ignored until a track ends).
     pub max_tracks: usize,
+    /// What a track is decided on: the quality-weighted mean of its captures' embeddings, or its best capture's.
+    pub aggregate: Aggregate,
+    /// Before a capture, the face is re-detected alone in its region at this square size (32–128; 0: not),
+    /// for landmarks as precise as a larger region input gives, at the cost of one small detection per
+    /// capture rather than per frame.
+    pub capture_input: u32,
+}
+
+/// The embedding a track's decision compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Aggregate {
+    /// Quality-weighted mean of the good captures' unit embeddings (noise of single frames averages out).
+    #[default]
+    Mean,
+    /// The best capture's embedding alone (by the cheap capture score).
+    Best,
 }
 
 impl Default for TrackerOptions {
     fn default() -> Self {
         TrackerOptions {
             detect_every: 10,
-            roi_input: 128,
+            roi_input: 64,
             roi_scale: 2.0,
             roi_min_score: 0.3,
             min_iou: 0.3,
@@ -74,6 +90,8 @@ impl Default for TrackerOptions {
             capture_gap: 3,
             decide_within: 45,
             max_tracks: 16,
+            aggregate: Aggregate::Mean,
+            capture_input: 0,
         }
     }
 }
@@ -86,6 +104,9 @@ impl TrackerOptions {
         }
         if !(32..=128).contains(&self.roi_input) || self.roi_input % 32 != 0 {
             return bad("roi_input must be 32, 64, 96 or 128");
+        }
+        if self.capture_input != 0 && (!(32..=128).contains(&self.capture_input) || self.capture_input % 32 != 0) {
+            return bad("capture_input must be 0 (off), 32, 64, 96 or 128");
         }
         if !(self.roi_scale >= 1.0 && self.roi_scale <= 8.0) {
             return bad("roi_scale must be in 1..=8");
@@ -463,6 +484,11 @@ impl<'a> Tracker<'a> {
     /// Re-detects the tracks `which` in their regions (one detector run for all): for each, the detection that
     /// overlaps its predicted box most, if any overlaps enough.
     fn redetect(&mut self, frame: &Image, which: &[usize]) -> Result<Vec<Option<Face>>> {
+        self.redetect_at(frame, which, self.options.roi_input)
+    }
+
+    /// [`redetect`](Self::redetect) with the regions scaled to `tile`-pixel squares.
+    fn redetect_at(&mut self, frame: &Image, which: &[usize], tile: u32) -> Result<Vec<Option<Face>>> {
         let mut found = vec![None; which.len()];
         let (mut regions, mut of) = (Vec::new(), Vec::new());
         for (k, &t) in which.iter().enumerate() {
@@ -480,7 +506,7 @@ impl<'a> Tracker<'a> {
         let params = DetectParams { score_threshold: self.options.roi_min_score, ..self.engine.options().detect.clone() };
         self.stats.region_detections += regions.len() as u64;
         let t0 = Instant::now();
-        let per_region = self.engine.detect_regions(frame, &regions, self.options.roi_input, &params)?;
+        let per_region = self.engine.detect_regions(frame, &regions, tile, &params)?;
         self.stats.region_detect_seconds += t0.elapsed().as_secs_f64();
         for (k, faces) in of.into_iter().zip(per_region) {
             let predicted = &self.slots[which[k]].track.face;
@@ -530,16 +556,29 @@ impl<'a> Tracker<'a> {
         self.slots[i].last_capture = Some(f);
         self.stats.captures += 1;
         let t0 = Instant::now();
-        let r = self.capture(frame, i, &face, score);
+        let r = self.capture(frame, i, face, score);
         self.stats.capture_seconds += t0.elapsed().as_secs_f64();
         r
     }
 
-    /// Aligns, checks and (when good) embeds one capture of track `i` into its evidence.
-    fn capture(&mut self, frame: &Image, i: usize, face: &Face, score: f32) -> Result<()> {
-        let (e, face) = (self.engine, *face);
-        let crop = e.align(frame, &face)?;
-        let q = e.quality_gate(frame, &face, &crop, &e.options().quality)?;
+    /// Checks and (when good) embeds one capture of track `i` into its evidence: the classic quality measures
+    /// on the tracked landmarks first (cheap: most refusals end here); then the face re-detected alone in its
+    /// region at `capture_input` for finer landmarks, the full quality check, the embedding and liveness.
+    fn capture(&mut self, frame: &Image, i: usize, mut face: Face, score: f32) -> Result<()> {
+        let (e, o) = (self.engine, &self.options);
+        let policy = &e.options().quality;
+        let mut crop = e.align(frame, &face)?;
+        if classic_refusal(&e.quality_classic(frame, &face, &crop, policy)?) {
+            return Ok(());
+        }
+        if o.capture_input > 0 && o.capture_input != o.roi_input {
+            let tile = o.capture_input;
+            if let Some(fine) = self.redetect_at(frame, &[i], tile)?.pop().flatten() {
+                face = fine;
+                crop = e.align(frame, &face)?;
+            }
+        }
+        let q = e.quality_gate(frame, &face, &crop, policy)?;
         if !q.acceptable {
             return Ok(());
         }
@@ -604,8 +643,12 @@ impl<'a> Tracker<'a> {
             // Not live on average, or never checkable (face too small / cut off in every capture).
             d.verdict = if t.liveness.is_nan() { Verdict::PoorQuality } else { Verdict::NotLive };
         } else {
-            let agg = Embedding::from_vec(self.slots[i].embedding_sum.clone())
-                .ok_or_else(|| Error::Internal("aggregated embedding is zero".into()))?;
+            let s = &self.slots[i];
+            let agg = match o.aggregate {
+                Aggregate::Mean => Embedding::from_vec(s.embedding_sum.clone()),
+                Aggregate::Best => s.best_embedding.clone(),
+            }
+            .ok_or_else(|| Error::Internal("track has no embedding to decide on".into()))?;
             // A gallery decides at the threshold for its size (Engine::gallery_threshold), a template at op's.
             let (similarity, identity, threshold) = match &self.reference {
                 Reference::None => return Ok(()),

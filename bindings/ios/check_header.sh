@@ -38,6 +38,9 @@ CHECK_STATIC(offsetof(fk_quality_report, sharpness) == 12, "fk_quality_report: f
 CHECK_STATIC(FK_OK == 0 && FK_ERR_PANIC == 99 && FK_FORMAT_NV21 == 6 && FK_OP_FAR_1E3 == 3, "enum values");
 CHECK_STATIC(FK_ERR_POOR_QUALITY == 15 && FK_ERR_NOT_LIVE == 16 && FK_LIVENESS_STATUS_FACE_AT_BORDER == 2 &&
                  FK_LIVENESS_POINT_APCER5E2 == 50, "liveness enum values");
+CHECK_STATIC(FK_FORMAT_YUV420 == 9 && FK_TRACK_LOST == 3 && FK_VERDICT_NOT_LIVE == 3 && FK_EVENT_DECIDED == 2,
+             "tracker and planar enum values");
+CHECK_STATIC(sizeof(((fk_decision *)0)->identity) == FK_ID_MAX + 1, "fk_decision.identity holds FK_ID_MAX bytes + NUL");
 CHECK_STATIC(sizeof(fk_liveness_report) == 24 + FK_LIVENESS_MAX_MODELS * sizeof(float) &&
                  offsetof(fk_liveness_report, model_scores) == 24, "fk_liveness_report: 6 scalars, then the scores");
 
@@ -66,8 +69,13 @@ static int run_checks(void) {
     EXPECT(fk_liveness(NULL, NULL, NULL, &live, sizeof live) == FK_ERR_NULL_ARGUMENT);
     EXPECT(strncmp(fk_status_str(FK_ERR_NOT_LIVE), "FK_ERR_NOT_LIVE", 15) == 0);
     EXPECT(fk_gallery_count(NULL) == 0);
+    fk_tracker *tracker = NULL;
+    size_t n = 0;
+    EXPECT(fk_tracker_new(NULL, &tracker) == FK_ERR_NULL_ARGUMENT && tracker == NULL);
+    EXPECT(fk_tracker_update(NULL, NULL, NULL, 0, &n) == FK_ERR_NULL_ARGUMENT);
     fk_engine_free(NULL);
     fk_gallery_free(NULL);
+    fk_tracker_free(NULL);
     fk_options_free(options);
     return bad;
 }

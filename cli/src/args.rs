@@ -137,7 +137,7 @@ pub struct DecisionArgs {
     #[arg(long, value_name = "OP", default_value = OperatingPoint::default().key(), value_parser = op_parser())]
     pub op: OperatingPoint,
     /// Capture policy: quality thresholds, and whether liveness is required (all presets require it)
-    /// [default: unlock; identify and track: gate; enroll: enrolment].
+    /// [default: unlock; identify: gate; enroll: enrolment].
     #[arg(long, value_parser = policy_parser())]
     pub policy: Option<QualityPolicy>,
     /// Decide without the liveness check (photos of photos, e.g. LFW's press photos, are refused by it).

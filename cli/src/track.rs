@@ -9,7 +9,7 @@ use clap::builder::TypedValueParser;
 use clap::Args;
 use facekit::gallery::Gallery;
 use facekit::quality::QualityPolicy;
-use facekit::track::{EventKind, Reference, Track, Verdict};
+use facekit::track::{Aggregate, EventKind, Reference, Track, Verdict};
 use facekit::{Embedding, Error, Image, Tracker, TrackerOptions};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
@@ -29,11 +29,24 @@ pub struct TrackerArgs {
     /// Good captures a track gathers before it is decided.
     #[arg(long, value_name = "N", default_value_t = TrackerOptions::default().min_captures, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub min_captures: u32,
+    /// Square size the face is re-detected at, alone in its region, before each capture (0: not).
+    #[arg(long, value_name = "PX", default_value_t = TrackerOptions::default().capture_input, value_parser = clap::builder::PossibleValuesParser::new(["0", "32", "64", "96", "128"]).map(|s| s.parse::<u32>().expect("listed values are numbers")))]
+    pub capture_input: u32,
+    /// Decide on the quality-weighted mean of a track's captures (mean) or on its best capture alone (best).
+    #[arg(long, value_name = "HOW", default_value = "mean", value_parser = clap::builder::PossibleValuesParser::new(["mean", "best"]).map(|s| if s == "best" { Aggregate::Best } else { Aggregate::Mean }))]
+    pub aggregate: Aggregate,
 }
 
 impl TrackerArgs {
     pub fn options(&self) -> TrackerOptions {
-        TrackerOptions { detect_every: self.detect_every, roi_input: self.roi_input, min_captures: self.min_captures, ..Default::default() }
+        TrackerOptions {
+            detect_every: self.detect_every,
+            roi_input: self.roi_input,
+            min_captures: self.min_captures,
+            aggregate: self.aggregate,
+            capture_input: self.capture_input,
+            ..Default::default()
+        }
     }
 }
 
@@ -44,8 +57,8 @@ pub struct TrackArgs {
     /// Decide who each person is against this gallery (`facekit enroll` makes one).
     #[arg(long, value_name = "FILE")]
     gallery: Option<PathBuf>,
-    /// Instead of deciding: enroll the best capture of the stream (its best-quality capture of any track)
-    /// under ID into --gallery (made if missing), as an enrolment station does.
+    /// Instead of deciding: enroll under ID into --gallery (made if missing) the best capture of the track with
+    /// the most good captures, as an enrolment station does.
     #[arg(long, value_name = "ID", requires = "gallery")]
     enroll: Option<String>,
     /// One JSON line per event: {"frame", "event": appeared|decided|lost, "track", "identity", "similarity", "reason"}.
@@ -86,7 +99,8 @@ fn finite(v: f32) -> Option<f32> {
 
 pub fn track(m: &ModelArgs, a: TrackArgs) -> Result<Code, Error> {
     let mut o = a.pipeline.options(None);
-    a.decision.apply(&mut o, QualityPolicy::gate());
+    // Per capture the looser unlock policy: a track decides on several captures, not one.
+    a.decision.apply(&mut o, QualityPolicy::unlock());
     let engine = crate::args::load(m, o)?;
     let gallery = match (&a.gallery, &a.enroll) {
         (Some(g), Some(_)) if !g.exists() => Some(Gallery::new(engine.model_id(), engine.dim())?),
@@ -97,7 +111,7 @@ pub fn track(m: &ModelArgs, a: TrackArgs) -> Result<Code, Error> {
     if let (Some(g), None) = (&gallery, &a.enroll) {
         tracker.set_reference(Reference::Gallery(g))?;
     }
-    let mut best: Option<(f32, Embedding)> = None;
+    let mut best: Option<((u32, f32), Embedding)> = None;
     if let Some(d) = &a.draw {
         std::fs::create_dir_all(d).map_err(|e| Error::Io { path: d.clone(), source: e })?;
     }
@@ -110,10 +124,13 @@ pub fn track(m: &ModelArgs, a: TrackArgs) -> Result<Code, Error> {
         let Some(frame) = frames.next_frame()? else { break };
         let up = tracker.update(&frame)?;
         if a.enroll.is_some() {
+            // The person enrolled is the one the stream is about: the track with the most good captures (then
+            // the best one), not the best single capture of anyone who crossed the picture.
             for t in &up.tracks {
-                if best.as_ref().is_none_or(|b| t.best_quality > b.0) {
+                let key = (t.captures, t.best_quality);
+                if best.as_ref().is_none_or(|b| key.0 > b.0 .0 || (key.0 == b.0 .0 && key.1 > b.0 .1)) {
                     if let Some(e) = tracker.best_embedding(t.id) {
-                        best = Some((t.best_quality, e.clone()));
+                        best = Some((key, e.clone()));
                     }
                 }
             }
@@ -135,7 +152,8 @@ pub fn track(m: &ModelArgs, a: TrackArgs) -> Result<Code, Error> {
                 json!({
                     "frame": ev.frame, "event": event, "track": ev.track,
                     "identity": d.and_then(|d| d.identity.clone()), "similarity": d.and_then(|d| finite(d.similarity)),
-                    "reason": d.map(|d| verdict_name(d.verdict)),
+                    "reason": d.map(|d| verdict_name(d.verdict)), "after_frames": d.map(|d| d.after_frames),
+                    "liveness": d.and_then(|d| finite(d.liveness)),
                 })
                 .to_string()
             } else {
@@ -165,10 +183,14 @@ pub fn track(m: &ModelArgs, a: TrackArgs) -> Result<Code, Error> {
         return Err(Error::Decode { path: a.input.display().to_string(), msg: "no frames".into() });
     }
     if let (Some(id), Some(g), Some(path)) = (&a.enroll, &gallery, &a.gallery) {
-        let (q, e) = best.ok_or_else(|| Error::NoFace(format!(" good enough to enroll in {}", a.input.display())))?;
+        let ((n, q), e) = best.ok_or_else(|| Error::NoFace(format!(" good enough to enroll in {}", a.input.display())))?;
         g.enroll(id, &[e.as_slice()])?;
         g.save(path)?;
-        eprintln!("{id}: enrolled the best capture (quality {q:.0}/100); gallery {} holds {} identities", path.display(), g.count());
+        eprintln!(
+            "{id}: enrolled the best of {n} good captures (quality {q:.0}/100); gallery {} holds {} identities",
+            path.display(),
+            g.count()
+        );
     }
     let s = tracker.stats();
     eprintln!(
@@ -273,7 +295,10 @@ fn median(v: &[f64]) -> f64 {
 
 pub fn bench(m: &ModelArgs, a: BenchTrackArgs) -> Result<Code, Error> {
     let frames = decode_all(&a.input, a.max_frames)?;
-    let engine = a.pipeline.engine(m, Some(&QualityArgs { quality_model: None, policy: Default::default() }))?;
+    // The tracker as `facekit track` runs it: quality-gated captures (unlock policy) with liveness.
+    let mut o = a.pipeline.options(Some(&QualityArgs { quality_model: None, policy: QualityPolicy::unlock() }));
+    o.load_liveness = true;
+    let engine = crate::args::load(m, o)?;
     let mut reference =
         if a.no_reference { None } else { Some(OrtReference::start(&a.reference_script, &a.input, Some(frames.len()), &m.dir()?)?) };
     let n = frames.len() as f64;

@@ -23,6 +23,7 @@ else the pack compiled into the library (cargo feature ``bundled``).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import enum
 import os
@@ -31,14 +32,14 @@ import threading
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 __all__ = [
-    "Engine", "Gallery", "Image", "Face", "Match", "QualityReport", "QualityComponent", "LivenessReport",
-    "FacekitError", "Status", "PixelFormat", "OperatingPoint", "QualityReason", "LivenessStatus", "LivenessPoint",
-    "load_image", "version", "library_path",
+    "Engine", "Gallery", "Tracker", "Image", "Face", "Match", "QualityReport", "QualityComponent", "LivenessReport",
+    "Track", "Decision", "Event", "FacekitError", "Status", "PixelFormat", "OperatingPoint", "QualityReason",
+    "LivenessStatus", "LivenessPoint", "TrackState", "Verdict", "EventKind", "load_image", "version", "library_path",
 ]
 
 # The header this module mirrors (FK_VERSION of include/facekit.h). The library must have the same MAJOR.
@@ -84,6 +85,7 @@ class PixelFormat(enum.IntEnum):
     NV21 = 6
     NV12 = 7
     I420 = 8
+    YUV420 = 9  # three separately addressed planes: Image.yuv420
 
 
 class OperatingPoint(enum.IntEnum):
@@ -125,6 +127,32 @@ class LivenessPoint(enum.IntEnum):
 
     APCER_1E2 = 10
     APCER_5E2 = 50
+
+
+class TrackState(enum.IntEnum):
+    """``fk_track_state``."""
+
+    NEW = 1  # first frame of the track
+    TRACKED = 2  # seen before (``missed`` says whether it was seen in this frame)
+    LOST = 3  # ended in this frame (unseen too long, scene cut, frame size change); reported once
+
+
+class Verdict(enum.IntEnum):
+    """``fk_verdict``: a track's decision."""
+
+    NONE = 0  # not decided yet (only inside structures; a Track's undecided decision is None)
+    ACCEPTED = 1  # the gallery identity in ``identity``, or the template: open the door
+    NO_MATCH = 2  # compared and below the threshold: nobody enrolled / not the template's person
+    NOT_LIVE = 3  # a photo or a screen: "show your real face"
+    POOR_QUALITY = 4  # no capture good enough within the decision window: "look at the camera"
+
+
+class EventKind(enum.IntEnum):
+    """``fk_event_kind``."""
+
+    APPEARED = 1
+    DECIDED = 2
+    LOST = 3
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -210,6 +238,41 @@ _FK_ID_MAX = 255
 
 class _FkHit(ctypes.Structure):
     _fields_ = [("id", ctypes.c_char * (_FK_ID_MAX + 1)), ("similarity", ctypes.c_float)]
+
+
+class _FkDecision(ctypes.Structure):
+    _fields_ = [
+        ("verdict", ctypes.c_int32),
+        ("similarity", ctypes.c_float),
+        ("threshold", ctypes.c_float),
+        ("operating_point", ctypes.c_int32),
+        ("liveness", ctypes.c_float),
+        ("after_frames", ctypes.c_uint32),
+        ("identity", ctypes.c_char * (_FK_ID_MAX + 1)),
+    ]
+
+
+class _FkTrack(ctypes.Structure):
+    _fields_ = [
+        ("id", ctypes.c_uint64),
+        ("state", ctypes.c_int32),
+        ("age", ctypes.c_uint32),
+        ("missed", ctypes.c_uint32),
+        ("captures", ctypes.c_uint32),
+        ("face", _FkFace),
+        ("best_quality", ctypes.c_float),
+        ("liveness", ctypes.c_float),
+        ("decision", _FkDecision),
+    ]
+
+
+class _FkEvent(ctypes.Structure):
+    _fields_ = [
+        ("frame", ctypes.c_uint64),
+        ("track", ctypes.c_uint64),
+        ("kind", ctypes.c_int32),
+        ("decision", _FkDecision),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -300,6 +363,15 @@ _proto("fk_gallery_count", _c.c_size_t, _P)
 _proto("fk_gallery_search", _st, _P, _PF, _c.c_size_t, _c.c_float, _c.POINTER(_FkHit), _c.c_size_t, _PSZ)
 _proto("fk_gallery_save", _st, _P, _c.c_char_p)
 _proto("fk_gallery_load", _st, _P, _c.c_char_p, _c.POINTER(_P))
+_proto("fk_tracker_new", _st, _P, _c.POINTER(_P))
+_proto("fk_tracker_free", None, _P)
+_proto("fk_tracker_set", _st, _P, _c.c_char_p, _c.c_char_p)
+_proto("fk_tracker_set_gallery", _st, _P, _P)
+_proto("fk_tracker_set_template", _st, _P, _PF, _c.c_size_t)
+_proto("fk_tracker_update", _st, _P, _PIMG, _c.POINTER(_FkTrack), _c.c_size_t, _PSZ)
+_proto("fk_tracker_poll_events", _st, _P, _c.POINTER(_FkEvent), _c.c_size_t, _PSZ)
+_proto("fk_tracker_best_embedding", _st, _P, _c.c_uint64, _PF, _c.c_size_t)
+_proto("fk_tracker_reset", _st, _P)
 
 if _lib.fk_version() // 10000 != _HEADER_VERSION // 10000:
     raise ImportError(
@@ -349,6 +421,13 @@ def _last_error() -> str:
 def _check(status: int) -> None:
     if status != 0:
         raise FacekitError(status, _last_error())
+
+
+def _enum_or_int(e, v: int):
+    try:
+        return e(v)
+    except ValueError:  # a newer library with a value this module does not know
+        return int(v)
 
 
 def _invalid(msg: str) -> FacekitError:
@@ -442,10 +521,12 @@ class Image:
     ``Image(array, format=None, rotation=0)`` wraps a numpy ``uint8`` array without copying when its strides
     allow (rows may be padded or be a crop of a bigger array; pixels within a row must be contiguous).
     ``Image.nv21(...)`` / ``nv12`` / ``i420`` wrap camera YUV 4:2:0 buffers (bytes, bytearray, memoryview or
-    a uint8 array). facekit never keeps the pixels after a call.
+    a uint8 array); ``Image.yuv420(y, u, v, ...)`` wraps three separately addressed planes (Android
+    ``YUV_420_888``, iOS bi-planar). facekit never keeps the pixels after a call; the ``Image`` holds
+    references to its buffers, so they stay alive as long as it does.
     """
 
-    __slots__ = ("data", "width", "height", "stride", "format", "rotation", "_ptr", "_len")
+    __slots__ = ("data", "width", "height", "stride", "format", "rotation", "_ptr", "_len", "_chroma")
 
     def __init__(self, array: Any, format: Union[str, int, PixelFormat, None] = None, rotation: int = 0):
         a = np.asarray(array)
@@ -480,6 +561,7 @@ class Image:
         self._ptr = a.ctypes.data
         # The last row may be short (only width*channels bytes), exactly what the library requires.
         self._len = self.stride * (h - 1) + w * channels if h and w else 0
+        self._chroma = None
 
     @classmethod
     def _yuv(cls, fmt: PixelFormat, buf: Any, width: int, height: int, stride: Optional[int], rotation: int) -> "Image":
@@ -499,6 +581,7 @@ class Image:
         img.rotation = int(rotation)
         img._ptr = a.ctypes.data
         img._len = a.size  # the library checks that the layout fits (FK_ERR_INVALID_IMAGE otherwise)
+        img._chroma = None
         return img
 
     @classmethod
@@ -517,14 +600,101 @@ class Image:
         """Planar Y, U, V (chroma stride ⌈stride/2⌉)."""
         return cls._yuv(PixelFormat.I420, buf, width, height, stride, rotation)
 
+    @classmethod
+    def yuv420(cls, y: Any, u: Any, v: Any, width: Optional[int] = None, height: Optional[int] = None, *,
+               stride: Optional[int] = None, uv_stride: Optional[int] = None, uv_pixel_stride: Optional[int] = None,
+               rotation: int = 0) -> "Image":
+        """YUV 4:2:0 as three separately addressed planes, as cameras deliver it — nothing is copied.
+
+        Each plane is either a 2-D ``uint8`` numpy view, whose strides give the layout (``y``: ``height`` rows
+        ``stride`` bytes apart; ``u``/``v``: ⌈height/2⌉ rows ``uv_stride`` apart, samples ``uv_pixel_stride``
+        apart), or a flat buffer (bytes, bytearray, memoryview, 1-D array) with the strides given explicitly:
+
+        - Android ``YUV_420_888``: the three ``Image.Plane`` buffers, ``stride`` = plane 0's row stride,
+          ``uv_stride``/``uv_pixel_stride`` = plane 1's (1: planar, 2: U and V interleave).
+        - An NV21 buffer ``a`` of a ``w``×``h`` frame as views: ``y = a[:h*w].reshape(h, w)``,
+          ``vu = a[h*w:].reshape(-1, w)``, ``u = vu[:, 1::2]``, ``v = vu[:, 0::2]``.
+        - iOS bi-planar (420f): ``y`` = plane 0, ``u`` = plane 1, ``v`` = plane 1 from its second byte, pixel
+          stride 2.
+
+        ``width``/``height`` default to the shape of a 2-D ``y`` (needed for flat buffers); explicit strides
+        that contradict a view's own are refused. The library checks that the planes hold the frame
+        (FK_ERR_INVALID_IMAGE otherwise).
+        """
+        ya, yptr, ylen, yshape, ystrides = _plane(y, "Y")
+        ua, uptr, ulen, _, ustrides = _plane(u, "U")
+        va, vptr, vlen, _, vstrides = _plane(v, "V")
+
+        def agree(name: str, given: Optional[int], derived: Optional[int]) -> Optional[int]:
+            if given is not None and derived is not None and int(given) != derived:
+                raise _invalid(f"{name}={given} contradicts the plane's own stride {derived}")
+            return derived if given is None else int(given)
+
+        if ystrides is not None and ystrides[1] != 1:
+            raise _invalid(f"Y samples must be adjacent (pixel stride 1), the view has {ystrides[1]}")
+        if (ustrides is None) != (vstrides is None) or (ustrides is not None and ustrides != vstrides):
+            raise _invalid("U and V planes must have the same layout (both views with equal strides, or both flat)")
+        stride = agree("stride", stride, ystrides and ystrides[0])
+        uv_stride = agree("uv_stride", uv_stride, ustrides and ustrides[0])
+        uv_pixel_stride = agree("uv_pixel_stride", uv_pixel_stride, ustrides and ustrides[1])
+        if width is None or height is None:
+            if yshape is None:
+                raise _invalid("width and height are needed when the Y plane is a flat buffer")
+            height = yshape[0] if height is None else height
+            width = yshape[1] if width is None else width
+        width, height = int(width), int(height)
+        if uv_pixel_stride is None:
+            uv_pixel_stride = 1
+        if stride is None:
+            stride = width
+        if uv_stride is None:
+            uv_stride = (width + 1) // 2 * uv_pixel_stride
+        if not (0 <= width <= _U32_MAX and 0 <= height <= _U32_MAX) or min(stride, uv_stride, uv_pixel_stride) < 0:
+            raise FacekitError(Status.FK_ERR_INVALID_IMAGE,
+                               f"frame {width}x{height}, strides {stride}/{uv_stride}/{uv_pixel_stride} out of range")
+        img = cls.__new__(cls)
+        img.data = ya
+        img.width, img.height, img.stride = width, height, stride
+        img.format = PixelFormat.YUV420
+        img.rotation = int(rotation)
+        img._ptr, img._len = yptr, ylen
+        img._chroma = (ua, va, uptr, ulen, vptr, vlen, uv_stride, uv_pixel_stride)
+        return img
+
     def _c(self) -> _FkImage:
-        return _FkImage(self._ptr, self._len, self.width, self.height, self.stride, int(self.format), self.rotation)
+        c = _FkImage(self._ptr, self._len, self.width, self.height, self.stride, int(self.format), self.rotation)
+        if self._chroma is not None:
+            _, _, c.u, c.u_len, c.v, c.v_len, c.uv_stride, c.uv_pixel_stride = self._chroma
+        return c
 
     def __repr__(self) -> str:
         return f"Image({self.width}x{self.height} {self.format.name} stride={self.stride} rotation={self.rotation})"
 
 
 ImageLike = Union[np.ndarray, Image]
+
+
+def _plane(buf: Any, what: str) -> Tuple[np.ndarray, int, int, Optional[Tuple[int, int]], Optional[Tuple[int, int]]]:
+    """One plane of :meth:`Image.yuv420` without a copy: (the array that keeps it alive, its address, the
+    bytes from its first to its last sample, its shape and its (row, pixel) strides — the last two None for
+    a flat buffer)."""
+    if not isinstance(buf, np.ndarray):
+        a = np.frombuffer(buf, dtype=np.uint8)  # bytes, bytearray, memoryview: a view, not a copy
+        return a, a.ctypes.data, a.size, None, None
+    if buf.dtype != np.uint8:
+        raise TypeError(f"facekit: the {what} plane must be uint8, got {buf.dtype}")
+    if buf.ndim == 1:
+        if buf.size > 1 and buf.strides[0] != 1:
+            raise _invalid(f"a flat {what} plane must be contiguous; pass a 2-D view to describe strided samples")
+        return buf, buf.ctypes.data, buf.size, None, None
+    if buf.ndim != 2:
+        raise _invalid(f"the {what} plane must be a flat buffer or a 2-D view, got shape {buf.shape}")
+    (rows, cols), (rs, ps) = buf.shape, buf.strides
+    if rows == 0 or cols == 0:
+        raise FacekitError(Status.FK_ERR_INVALID_IMAGE, f"the {what} plane is empty")
+    if rs <= 0 or ps <= 0:
+        raise _invalid(f"the {what} plane's strides must be positive, got {buf.strides}")
+    return buf, buf.ctypes.data, (rows - 1) * rs + (cols - 1) * ps + 1, (rows, cols), (rs, ps)
 
 
 def _image(img: ImageLike, format=None, rotation: int = 0) -> Image:
@@ -603,11 +773,7 @@ class Match:
 
     @classmethod
     def _from_c(cls, m: _FkMatch) -> "Match":
-        try:
-            op: Union[OperatingPoint, int] = OperatingPoint(m.operating_point)
-        except ValueError:
-            op = m.operating_point
-        return cls(m.similarity, m.threshold, bool(m.is_match), op)
+        return cls(m.similarity, m.threshold, bool(m.is_match), _enum_or_int(OperatingPoint, m.operating_point))
 
 
 @dataclass(frozen=True)
@@ -656,15 +822,9 @@ class LivenessReport:
 
     @classmethod
     def _from_c(cls, r: _FkLivenessReport) -> "LivenessReport":
-        def enum_or_int(e, v):
-            try:
-                return e(v)
-            except ValueError:
-                return int(v)
-
         n = min(int(r.model_count), _LIVENESS_MAX_MODELS)
-        return cls(enum_or_int(LivenessStatus, r.status), r.score, bool(r.is_live), r.threshold,
-                   enum_or_int(LivenessPoint, r.operating_point), tuple(r.model_scores[i] for i in range(n)))
+        return cls(_enum_or_int(LivenessStatus, r.status), r.score, bool(r.is_live), r.threshold,
+                   _enum_or_int(LivenessPoint, r.operating_point), tuple(r.model_scores[i] for i in range(n)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -986,3 +1146,225 @@ class Gallery:
         """Saves atomically (the file is the old or the new gallery, never a mix)."""
         with self._h as g:
             _check(_lib.fk_gallery_save(g, os.fsencode(path)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Live camera: tracker
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A track's decision, taken once and final while the track lives.
+
+    ``verdict``: :class:`Verdict`. ``identity``: the gallery identity (accepted) or the closest one (no match),
+    None with a template or when nothing was compared. ``similarity`` (cosine of the track's aggregated
+    embedding to the reference) and ``threshold`` (of ``operating_point``) are NaN when nothing was compared;
+    ``liveness`` is the captures' mean liveness score (NaN when not assessed); ``after_frames`` counts the
+    frames from the track's first appearance to the decision.
+    """
+
+    verdict: Union[Verdict, int]
+    identity: Optional[str]
+    similarity: float
+    threshold: float
+    operating_point: Union[OperatingPoint, int]
+    liveness: float
+    after_frames: int
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict == Verdict.ACCEPTED
+
+    @classmethod
+    def _from_c(cls, d: _FkDecision) -> Optional["Decision"]:
+        if d.verdict == Verdict.NONE:
+            return None
+        ident = d.identity.decode("utf-8", "replace") or None
+        return cls(_enum_or_int(Verdict, d.verdict), ident, d.similarity, d.threshold,
+                   _enum_or_int(OperatingPoint, d.operating_point), d.liveness, int(d.after_frames))
+
+
+@dataclass(frozen=True)
+class Track:
+    """One tracked face in the latest frame. ``id`` is stable for the track's life and never reused by its
+    tracker; ``face`` is this frame's box and landmarks (the predicted box with score 0 when ``missed`` > 0);
+    ``age`` counts frames since it appeared; ``captures`` the good captures embedded so far;
+    ``best_quality`` (0–100) is its best capture's overall quality and ``liveness`` the captures' mean
+    liveness score (NaN before any); ``decision`` is None until decided."""
+
+    id: int
+    state: Union[TrackState, int]
+    face: Face
+    age: int
+    missed: int
+    captures: int
+    best_quality: float
+    liveness: float
+    decision: Optional[Decision]
+
+    @classmethod
+    def _from_c(cls, t: _FkTrack) -> "Track":
+        return cls(int(t.id), _enum_or_int(TrackState, t.state), Face._from_c(t.face), int(t.age), int(t.missed),
+                   int(t.captures), t.best_quality, t.liveness, Decision._from_c(t.decision))
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a door-gate loop acts on: a track ``APPEARED``, was ``DECIDED`` (``decision`` set) or was
+    ``LOST``, in tracker frame ``frame`` (0-based)."""
+
+    frame: int
+    track: int
+    kind: Union[EventKind, int]
+    decision: Optional[Decision]
+
+    @classmethod
+    def _from_c(cls, e: _FkEvent) -> "Event":
+        return cls(int(e.frame), int(e.track), _enum_or_int(EventKind, e.kind), Decision._from_c(e.decision))
+
+
+_EVENT_BATCH = 64
+
+
+class Tracker:
+    """One camera stream's tracker (``fk_tracker``): follows faces across frames and decides once per person.
+
+    ``Tracker(engine, gallery=None, template=None, **settings)``; settings are ``fk_tracker_set`` keys, e.g.
+    ``Tracker(engine, gallery=g, detect_every=5, min_captures=3)``. Each :meth:`update` takes the next frame and
+    returns its tracks; :meth:`poll_events` returns what happened (appeared / decided / lost) since the last
+    poll.
+
+    A tracker belongs to **one stream**: feed it that camera's frames in order, from one thread. Its calls are
+    serialised by a lock (two threads cannot corrupt it, but interleaving two streams makes no sense: use one
+    tracker per camera). Many trackers may share one engine and one gallery. The tracker holds references to
+    its engine and gallery so that they outlive it. Closed explicitly before it, the engine makes every
+    tracker call raise ``ValueError`` (like any call after :meth:`close`), and the gallery makes
+    :meth:`update` raise until another reference is set — never a read of freed memory.
+    """
+
+    def __init__(self, engine: Engine, *, gallery: Optional[Gallery] = None, template: Optional[Sequence[float]] = None,
+                 **settings: Any):
+        if gallery is not None and template is not None:
+            raise _invalid("decide against a gallery or a template, not both")
+        out = ctypes.c_void_p()
+        with engine._h as e:
+            _check(_lib.fk_tracker_new(e, ctypes.byref(out)))
+        self._h = _Handle(self, out.value, _lib.fk_tracker_free, "Tracker")
+        self._engine = engine  # fk_tracker borrows the engine: keep it alive
+        self._gallery: Optional[Gallery] = None  # ... and the gallery it decides against
+        self._lock = threading.Lock()
+        self._max_tracks = 16  # the most tracks ever allowed (fk_tracker_set "max_tracks"; default 16)
+        self.embedding_dim = engine.embedding_dim
+        try:
+            for k, v in settings.items():
+                self.set(k, v)
+            if gallery is not None:
+                self.set_gallery(gallery)
+            if template is not None:
+                self.set_template(template)
+        except BaseException:
+            self.close()
+            raise
+
+    @contextlib.contextmanager
+    def _use(self, gallery: bool = False) -> Iterator[int]:
+        """One call: the tracker's lock, then its handle, its engine's and (for a call that searches it) its
+        gallery's — each refuses when closed and keeps its object from being freed during the call."""
+        with self._lock, contextlib.ExitStack() as held:
+            t = held.enter_context(self._h)
+            held.enter_context(self._engine._h)
+            if gallery and self._gallery is not None:
+                held.enter_context(self._gallery._h)
+            yield t
+
+    # -- lifetime
+    def close(self) -> None:
+        """Frees the tracker (idempotent). Waits for a call running in another thread."""
+        self._h.close()
+        self._gallery = None
+
+    @property
+    def closed(self) -> bool:
+        return self._h.closed
+
+    def __enter__(self) -> "Tracker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return "<facekit.Tracker closed>" if self.closed else f"<facekit.Tracker on {self._engine!r}>"
+
+    # -- settings and reference
+    def set(self, key: str, value: Any) -> None:
+        """Changes one setting from the next frame on: ``detect_every``, ``roi_input``, ``roi_scale``,
+        ``roi_min_score``, ``min_iou``, ``max_missed``, ``min_captures``, ``capture_gap``, ``decide_within``,
+        ``max_tracks`` (see ``fk_tracker_set``). FK_ERR_INVALID_ARGUMENT for an unknown key or a bad value."""
+        text = _option_text(value)
+        with self._use() as t:
+            _check(_lib.fk_tracker_set(t, str(key).encode(), text.encode()))
+            if key == "max_tracks":
+                self._max_tracks = max(self._max_tracks, int(float(text)))
+
+    def set_gallery(self, gallery: Optional[Gallery]) -> None:
+        """Decide tracks against ``gallery`` (1:N: who is it) from now on; None stops deciding. Enrolling into
+        the gallery meanwhile is fine. FK_ERR_INCOMPATIBLE for another embedder's gallery."""
+        if gallery is None:
+            with self._use() as t:
+                _check(_lib.fk_tracker_set_gallery(t, None))
+                self._gallery = None
+            return
+        with self._use() as t, gallery._h as g:
+            _check(_lib.fk_tracker_set_gallery(t, g))
+            self._gallery = gallery
+
+    def set_template(self, embedding: Sequence[float]) -> None:
+        """Decide tracks against one template (1:1: is it this person) from now on; the vector is copied."""
+        v = _floats(embedding, "template")
+        with self._use() as t:
+            _check(_lib.fk_tracker_set_template(t, v.ctypes.data_as(_PF), v.size))
+            self._gallery = None  # the tracker no longer refers to it
+
+    # -- the stream
+    def update(self, frame: ImageLike, *, format=None, rotation: int = 0) -> List[Track]:
+        """Processes the next frame; returns its tracks (those lost in it included, once, with state LOST).
+        A frame of another size than the previous one ends every track (a new stream). On an error
+        (FK_ERR_INVALID_IMAGE: wrong stride, too few bytes, ...) the tracker is unchanged except that the frame
+        counts as seen."""
+        im = _image(frame, format, rotation)
+        c = im._c()
+        n = ctypes.c_size_t()
+        with self._use(gallery=True) as t:
+            # A frame reports at most every live track plus every track that ended in it: 2 x max_tracks.
+            cap = 2 * self._max_tracks
+            tracks = (_FkTrack * cap)()
+            _check(_lib.fk_tracker_update(t, ctypes.byref(c), tracks, cap, ctypes.byref(n)))
+        if n.value > cap:  # cannot happen (see above); say so rather than drop tracks silently
+            raise FacekitError(Status.FK_ERR_INTERNAL, f"{n.value} tracks in one frame, room for {cap}")
+        return [Track._from_c(tracks[i]) for i in range(n.value)]
+
+    def poll_events(self) -> List[Event]:
+        """Every event queued since the last poll, oldest first (the library keeps the latest 4,096)."""
+        out: List[Event] = []
+        buf = (_FkEvent * _EVENT_BATCH)()
+        n = ctypes.c_size_t()
+        with self._use() as t:
+            while True:
+                _check(_lib.fk_tracker_poll_events(t, buf, _EVENT_BATCH, ctypes.byref(n)))
+                out.extend(Event._from_c(buf[i]) for i in range(n.value))
+                if n.value < _EVENT_BATCH:
+                    return out
+
+    def best_embedding(self, track: int) -> np.ndarray:
+        """The embedding of a live track's best capture (unit length) — what an enrolment from the camera
+        stores with :meth:`Gallery.enroll`. FK_ERR_NOT_FOUND if the track is not live or has no good capture."""
+        out = np.empty(self.embedding_dim, np.float32)
+        with self._use() as t:
+            _check(_lib.fk_tracker_best_embedding(t, int(track), out.ctypes.data_as(_PF), out.size))
+        return out
+
+    def reset(self) -> None:
+        """Forgets every track and queued event (a new stream); settings and reference stay."""
+        with self._use() as t:
+            _check(_lib.fk_tracker_reset(t))

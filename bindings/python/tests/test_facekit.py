@@ -146,7 +146,8 @@ def test_struct_layout_matches_the_header(tmp_path):
     if not cc:
         pytest.skip("no C compiler")
     checks = {
-        "fk_image": (facekit._FkImage, ["data", "len", "width", "height", "stride", "format", "rotation"]),
+        "fk_image": (facekit._FkImage, ["data", "len", "width", "height", "stride", "format", "rotation", "u", "u_len",
+                                        "v", "v_len", "uv_stride", "uv_pixel_stride"]),
         "fk_face": (facekit._FkFace, ["x", "y", "width", "height", "score", "landmarks"]),
         "fk_match": (facekit._FkMatch, ["similarity", "threshold", "is_match", "operating_point"]),
         "fk_quality_component": (facekit._FkQualityComponent, ["raw", "score", "assessed"]),
@@ -157,6 +158,13 @@ def test_struct_layout_matches_the_header(tmp_path):
         "fk_liveness_report": (
             facekit._FkLivenessReport, ["status", "score", "is_live", "threshold", "operating_point", "model_count", "model_scores"]
         ),
+        "fk_decision": (
+            facekit._FkDecision, ["verdict", "similarity", "threshold", "operating_point", "liveness", "after_frames", "identity"]
+        ),
+        "fk_track": (
+            facekit._FkTrack, ["id", "state", "age", "missed", "captures", "face", "best_quality", "liveness", "decision"]
+        ),
+        "fk_event": (facekit._FkEvent, ["frame", "track", "kind", "decision"]),
     }
     src = ["#include <stdio.h>", "#include <stddef.h>", '#include "facekit.h"', "int main(void) {"]
     for cname, (_, fields) in checks.items():

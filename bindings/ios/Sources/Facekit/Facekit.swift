@@ -12,6 +12,9 @@
 #if !FACEKIT_UNDERLYING_MODULE
 import Facekit
 #endif
+#if canImport(CoreVideo)
+import CoreVideo
+#endif
 import Foundation
 
 // MARK: - Errors
@@ -48,6 +51,15 @@ private func check(_ status: fk_status) throws {
     if status != FK_OK { throw FacekitError(status) }
 }
 
+/// A NUL-terminated `char[256]` (an identity key), imported as a 256-tuple: its bytes up to the NUL, as UTF-8.
+private func identityString<T>(_ chars: T) -> String {
+    withUnsafeBytes(of: chars) { raw -> String in
+        let bytes = raw.bindMemory(to: UInt8.self)
+        let end = bytes.firstIndex(of: 0) ?? bytes.count
+        return String(decoding: bytes[..<end], as: UTF8.self)
+    }
+}
+
 /// The library's version string, e.g. "0.1.0".
 public func facekitVersion() -> String { String(cString: fk_version_string()) }
 
@@ -56,6 +68,8 @@ public func facekitVersion() -> String { String(cString: fk_version_string()) }
 /// `fk_format` values.
 public enum PixelFormat: Int32 {
     case rgb8 = 1, bgr8 = 2, rgba8 = 3, bgra8 = 4, gray8 = 5, nv21 = 6, nv12 = 7, i420 = 8
+    /// Three separately addressed 4:2:0 planes: what `Image(pixelBuffer:)` makes of a bi-planar buffer.
+    case yuv420 = 9
 }
 
 /// `fk_operating_point`: the false-accept rate is 10^-rawValue.
@@ -79,18 +93,27 @@ public enum LivenessStatus: Int32 {
 }
 
 /// A frame and its layout. `rotation` is the clockwise turn (0/90/180/270) that makes it upright; results
-/// are in upright-image coordinates. The bytes are copied into the `Image` (a `Data`), never kept by C.
+/// are in upright-image coordinates. Either bytes copied into the `Image` (a `Data`), or — for camera frames —
+/// a `CVPixelBuffer` read in place: its base addresses are locked only for the duration of each call, and C
+/// never keeps a pointer.
 public struct Image {
-    public let data: Data
+    enum Storage {
+        case bytes(Data)
+        #if canImport(CoreVideo)
+        case pixelBuffer(CVPixelBuffer)
+        #endif
+    }
+
+    let storage: Storage
     public let width: Int
     public let height: Int
-    /// Bytes between rows (luma rows for YUV formats).
+    /// Bytes between rows (luma rows for YUV formats); for a pixel buffer, read from it at each call.
     public let stride: Int
     public let format: PixelFormat
     public let rotation: Int
 
     public init(data: Data, width: Int, height: Int, stride: Int, format: PixelFormat, rotation: Int = 0) {
-        self.data = data
+        self.storage = .bytes(data)
         self.width = width
         self.height = height
         self.stride = stride
@@ -98,15 +121,43 @@ public struct Image {
         self.rotation = rotation
     }
 
+    /// The bytes of an image made from `Data` (nil for a pixel buffer).
+    public var data: Data? {
+        if case .bytes(let d) = storage { return d }
+        return nil
+    }
+
     /// Android-style NV21 (Y plane, then interleaved V/U rows with the same stride).
     public static func nv21(_ data: Data, width: Int, height: Int, stride: Int, rotation: Int = 0) -> Image {
         Image(data: data, width: width, height: height, stride: stride, format: .nv21, rotation: rotation)
     }
 
-    /// 32BGRA bytes (`kCVPixelFormatType_32BGRA`, e.g. copied from a locked CVPixelBuffer with its bytesPerRow).
+    /// 32BGRA bytes (`kCVPixelFormatType_32BGRA`) with their bytesPerRow. For camera frames prefer
+    /// `Image(pixelBuffer:)`, which reads the buffer without a copy.
     public static func bgra(_ data: Data, width: Int, height: Int, bytesPerRow: Int, rotation: Int = 0) -> Image {
         Image(data: data, width: width, height: height, stride: bytesPerRow, format: .bgra8, rotation: rotation)
     }
+
+    #if canImport(CoreVideo)
+    /// A camera frame, read in place (no copy): `kCVPixelFormatType_420YpCbCr8BiPlanarFullRange` ('420f'),
+    /// `…VideoRange` ('420v') or `kCVPixelFormatType_32BGRA`. Bi-planar buffers go in as facekit's three-plane
+    /// YUV 4:2:0: plane 0 is Y, plane 1 CbCr, so U is its base and V its base + 1, pixel stride 2.
+    /// **Video range**: facekit converts YUV as full range (BT.601, as Android and '420f' deliver it), so a
+    /// '420v' frame comes out with its blacks at 16 and whites at 235 — detection works, but quality and
+    /// liveness were calibrated on full-range colour: set `kCVPixelFormatType_420YpCbCr8BiPlanarFullRange` (or
+    /// 32BGRA) in the video output's `videoSettings`. Any other pixel format is refused when used
+    /// (FK_ERR_INVALID_ARGUMENT).
+    public init(pixelBuffer: CVPixelBuffer, rotation: Int = 0) {
+        let f = CVPixelBufferGetPixelFormatType(pixelBuffer)
+        self.storage = .pixelBuffer(pixelBuffer)
+        self.width = CVPixelBufferGetWidth(pixelBuffer)
+        self.height = CVPixelBufferGetHeight(pixelBuffer)
+        self.stride = CVPixelBufferIsPlanar(pixelBuffer) ? CVPixelBufferGetBytesPerRowOfPlane(pixelBuffer, 0)
+            : CVPixelBufferGetBytesPerRow(pixelBuffer)
+        self.format = f == kCVPixelFormatType_32BGRA ? .bgra8 : .yuv420
+        self.rotation = rotation
+    }
+    #endif
 
     /// Decodes a JPEG or PNG file with the library (`fk_image_load`) into RGB8.
     public static func load(_ path: String) throws -> Image {
@@ -124,14 +175,66 @@ public struct Image {
             throw FacekitError(status: Int32(truncatingIfNeeded: FK_ERR_INVALID_IMAGE.rawValue),
                                message: "image \(width)x\(height) stride \(stride) is out of range")
         }
-        return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> R in
-            var img = fk_image(data: raw.bindMemory(to: UInt8.self).baseAddress, len: raw.count,
-                               width: UInt32(width), height: UInt32(height), stride: stride,
-                               format: format.rawValue, rotation: Int32(truncatingIfNeeded: rotation),
-                               u: nil, u_len: 0, v: nil, v_len: 0, uv_stride: 0, uv_pixel_stride: 0)
+        let rot = Int32(truncatingIfNeeded: rotation)
+        switch storage {
+        case .bytes(let data):
+            return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> R in
+                var img = fk_image(data: raw.bindMemory(to: UInt8.self).baseAddress, len: raw.count,
+                                   width: UInt32(width), height: UInt32(height), stride: stride,
+                                   format: format.rawValue, rotation: rot,
+                                   u: nil, u_len: 0, v: nil, v_len: 0, uv_stride: 0, uv_pixel_stride: 0)
+                return try withUnsafePointer(to: &img) { try body($0) }
+            }
+        #if canImport(CoreVideo)
+        case .pixelBuffer(let pb):
+            guard CVPixelBufferLockBaseAddress(pb, .readOnly) == kCVReturnSuccess else {
+                throw FacekitError(status: Int32(truncatingIfNeeded: FK_ERR_INVALID_IMAGE.rawValue),
+                                   message: "CVPixelBufferLockBaseAddress failed")
+            }
+            defer { CVPixelBufferUnlockBaseAddress(pb, .readOnly) }
+            var img = try Image.describe(locked: pb, width: width, height: height, rotation: rot)
             return try withUnsafePointer(to: &img) { try body($0) }
+        #endif
         }
     }
+
+    #if canImport(CoreVideo)
+    /// The `fk_image` of a locked pixel buffer: its own memory, its own strides.
+    private static func describe(locked pb: CVPixelBuffer, width: Int, height: Int, rotation: Int32) throws -> fk_image {
+        let w = UInt32(width), h = UInt32(height)
+        switch CVPixelBufferGetPixelFormatType(pb) {
+        case kCVPixelFormatType_420YpCbCr8BiPlanarFullRange, kCVPixelFormatType_420YpCbCr8BiPlanarVideoRange:
+            guard CVPixelBufferGetPlaneCount(pb) == 2,
+                  let y = CVPixelBufferGetBaseAddressOfPlane(pb, 0),
+                  let c = CVPixelBufferGetBaseAddressOfPlane(pb, 1) else {
+                throw FacekitError(status: Int32(truncatingIfNeeded: FK_ERR_INVALID_IMAGE.rawValue),
+                                   message: "bi-planar pixel buffer without its two planes")
+            }
+            let yStride = CVPixelBufferGetBytesPerRowOfPlane(pb, 0)
+            let cStride = CVPixelBufferGetBytesPerRowOfPlane(pb, 1)
+            let yLen = yStride * CVPixelBufferGetHeightOfPlane(pb, 0)
+            let cLen = cStride * CVPixelBufferGetHeightOfPlane(pb, 1)
+            let cbcr = UnsafePointer(c.assumingMemoryBound(to: UInt8.self))
+            // Plane 1 interleaves Cb, Cr: U at its base, V one byte on, each sample 2 bytes from the next.
+            return fk_image(data: UnsafePointer(y.assumingMemoryBound(to: UInt8.self)), len: yLen,
+                            width: w, height: h, stride: yStride, format: PixelFormat.yuv420.rawValue, rotation: rotation,
+                            u: cbcr, u_len: cLen, v: cbcr + 1, v_len: max(cLen - 1, 0), uv_stride: cStride,
+                            uv_pixel_stride: 2)
+        case kCVPixelFormatType_32BGRA:
+            guard let base = CVPixelBufferGetBaseAddress(pb) else {
+                throw FacekitError(status: Int32(truncatingIfNeeded: FK_ERR_INVALID_IMAGE.rawValue),
+                                   message: "pixel buffer without a base address")
+            }
+            let bpr = CVPixelBufferGetBytesPerRow(pb)
+            return fk_image(data: UnsafePointer(base.assumingMemoryBound(to: UInt8.self)), len: bpr * height,
+                            width: w, height: h, stride: bpr, format: PixelFormat.bgra8.rawValue, rotation: rotation,
+                            u: nil, u_len: 0, v: nil, v_len: 0, uv_stride: 0, uv_pixel_stride: 0)
+        case let other:
+            let fourCC = String(bytes: [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: other >> $0) }, encoding: .ascii) ?? "\(other)"
+            throw FacekitError.invalid("pixel buffer format '\(fourCC)' is not supported: use 420f, 420v or 32BGRA")
+        }
+    }
+    #endif
 }
 
 /// One detected face in pixels of the upright image; landmarks: image-left eye, image-right eye, nose tip,
@@ -526,21 +629,243 @@ public final class Gallery {
             try check(hits.withUnsafeMutableBufferPointer {
                 fk_gallery_search(g, query, query.count, threshold ?? defaultThreshold, $0.baseAddress, $0.count, &n)
             })
-            return hits.prefix(n).map { hit in
-                var h = hit
-                // id is char[256], imported as a 256-tuple: read it as bytes up to the NUL.
-                let id = withUnsafeBytes(of: &h.id) { raw -> String in
-                    let bytes = raw.bindMemory(to: UInt8.self)
-                    let end = bytes.firstIndex(of: 0) ?? bytes.count
-                    return String(decoding: bytes[..<end], as: UTF8.self)
-                }
-                return Hit(id: id, similarity: h.similarity)
-            }
+            return hits.prefix(n).map { Hit(id: identityString($0.id), similarity: $0.similarity) }
         }
     }
 
     /// Saves atomically.
     public func save(path: String) throws {
         try handle.use { g in try check(fk_gallery_save(g, path)) }
+    }
+}
+
+// MARK: - Live camera: tracker
+
+/// `fk_track_state`.
+public enum TrackState: Int32 {
+    /// First frame of the track.
+    case new = 1
+    /// Seen before (`missed` says whether it was seen in this frame).
+    case tracked = 2
+    /// Ended in this frame (unseen too long, scene cut, frame size change); reported once.
+    case lost = 3
+}
+
+/// `fk_verdict`: a track's decision.
+public enum Verdict: Int32 {
+    /// The gallery identity in `identity`, or the template: open the door.
+    case accepted = 1
+    /// Compared and below the threshold: nobody enrolled / not the template's person.
+    case noMatch = 2
+    /// A photo or a screen: show "show your real face".
+    case notLive = 3
+    /// No capture good enough within the decision window: "look at the camera".
+    case poorQuality = 4
+}
+
+/// `fk_event_kind`.
+public enum EventKind: Int32 {
+    case appeared = 1, decided = 2, lost = 3
+}
+
+/// A track's decision, taken once and final while the track lives. `similarity` (cosine of the track's
+/// aggregated embedding to the reference) and `threshold` are NaN when nothing was compared; `liveness` is the
+/// captures' mean liveness score (NaN when not assessed).
+public struct Decision: Equatable {
+    /// nil for a verdict this wrapper does not know (a newer library).
+    public let verdict: Verdict?
+    /// The gallery identity (accepted) or the closest one (no match); nil with a template or when nothing was compared.
+    public let identity: String?
+    public let similarity: Float
+    public let threshold: Float
+    public let operatingPoint: OperatingPoint?
+    public let liveness: Float
+    /// Frames from the track's first appearance to the decision.
+    public let afterFrames: Int
+
+    public var accepted: Bool { verdict == .accepted }
+
+    /// nil while undecided (FK_VERDICT_NONE).
+    init?(_ d: fk_decision) {
+        guard d.verdict != 0 else { return nil }
+        verdict = Verdict(rawValue: d.verdict)
+        let id = identityString(d.identity)
+        identity = id.isEmpty ? nil : id
+        similarity = d.similarity; threshold = d.threshold; liveness = d.liveness
+        operatingPoint = OperatingPoint(rawValue: d.operating_point)
+        afterFrames = Int(d.after_frames)
+    }
+
+    /// Field by field, NaN equal to NaN (an uncompared similarity stays the same decision).
+    public static func == (a: Decision, b: Decision) -> Bool {
+        let same = { (x: Float, y: Float) in x == y || (x.isNaN && y.isNaN) }
+        return a.verdict == b.verdict && a.identity == b.identity && same(a.similarity, b.similarity)
+            && same(a.threshold, b.threshold) && a.operatingPoint == b.operatingPoint && same(a.liveness, b.liveness)
+            && a.afterFrames == b.afterFrames
+    }
+}
+
+/// One tracked face in the latest frame. `id` is stable for the track's life and never reused by its tracker;
+/// `face` is this frame's box (the predicted box, score 0, when `missed` > 0); `decision` is nil until decided.
+public struct Track {
+    public let id: UInt64
+    /// nil for a state this wrapper does not know.
+    public let state: TrackState?
+    public let face: Face
+    /// Frames since the track appeared (0 on its first).
+    public let age: Int
+    /// Consecutive frames unseen.
+    public let missed: Int
+    /// Good captures embedded so far.
+    public let captures: Int
+    /// Overall quality (0–100) of its best capture; NaN before the first.
+    public let bestQuality: Float
+    /// Mean liveness score of its captures; NaN when not assessed.
+    public let liveness: Float
+    public let decision: Decision?
+
+    init(_ t: fk_track) {
+        id = t.id; state = TrackState(rawValue: t.state); face = Face(t.face)
+        age = Int(t.age); missed = Int(t.missed); captures = Int(t.captures)
+        bestQuality = t.best_quality; liveness = t.liveness; decision = Decision(t.decision)
+    }
+}
+
+/// Something a door-gate loop acts on: track `track` appeared, was decided (`decision` set) or was lost, in
+/// tracker frame `frame` (0-based).
+public struct TrackEvent {
+    public let frame: UInt64
+    public let track: UInt64
+    /// nil for a kind this wrapper does not know.
+    public let kind: EventKind?
+    public let decision: Decision?
+
+    init(_ e: fk_event) {
+        frame = e.frame; track = e.track; kind = EventKind(rawValue: e.kind); decision = Decision(e.decision)
+    }
+}
+
+/// One camera stream's tracker (`fk_tracker`): follows faces across frames and decides once per person. Each
+/// `update` takes the next frame and returns its tracks; `pollEvents` returns what happened since the last
+/// poll (appeared / decided / lost).
+///
+/// **One tracker per stream.** Feed it one camera's frames, in order — e.g. from the
+/// `AVCaptureVideoDataOutput` delegate's serial queue. Its calls are serialised by a lock, so two threads
+/// cannot corrupt it, but interleaving two streams in one tracker makes no sense: use one tracker per camera.
+/// Many trackers may share one engine and one gallery. The tracker holds its engine and gallery (strong
+/// references), so they live as long as it does; closed explicitly before it, the engine makes every call
+/// throw, and the gallery makes `update` throw until another reference is set — never a use of freed memory.
+/// The native tracker is freed by `close()` or when the last reference goes (`deinit`).
+public final class Tracker {
+    let handle: NativeHandle
+    public let engine: Engine
+    private var gallery: Gallery? // guarded by lock
+    private var maxTracks = 16 // the most tracks ever allowed ("max_tracks"; default 16); guarded by lock
+    private let lock = NSLock()
+
+    /// A tracker on `engine`, deciding nothing until a gallery or template is set. Settings as in `set`.
+    public init(engine: Engine, settings: [String: String] = [:]) throws {
+        var out: OpaquePointer?
+        try engine.handle.use { e in try check(fk_tracker_new(e, &out)) }
+        handle = NativeHandle(out!, kind: "Tracker") { fk_tracker_free($0) }
+        self.engine = engine
+        for (k, v) in settings { try set(k, v) } // on a throw, deinit frees the tracker
+    }
+
+    /// One native call with the tracker's handle and its engine's held (and, for `withGallery`, its gallery's):
+    /// each throws when closed, and none can be freed during the call.
+    private func call<R>(withGallery: Bool = false, _ body: (OpaquePointer) throws -> R) throws -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try handle.use { t in
+            try engine.handle.use { _ in
+                guard withGallery, let g = gallery else { return try body(t) }
+                return try g.handle.use { _ in try body(t) }
+            }
+        }
+    }
+
+    public func close() { handle.close() }
+
+    public var isClosed: Bool { handle.isClosed }
+
+    /// Changes one setting from the next frame on: `detect_every`, `roi_input`, `roi_scale`, `roi_min_score`,
+    /// `min_iou`, `max_missed`, `min_captures`, `capture_gap`, `decide_within`, `max_tracks` (see
+    /// `fk_tracker_set`). FK_ERR_INVALID_ARGUMENT for an unknown key or a bad value.
+    public func set(_ key: String, _ value: String) throws {
+        try call { t in
+            try check(fk_tracker_set(t, key, value))
+            if key == "max_tracks", let m = Double(value.trimmingCharacters(in: .whitespaces)) {
+                maxTracks = max(maxTracks, Int(m))
+            }
+        }
+    }
+
+    /// Decide tracks against `gallery` (1:N: who is it) from now on; nil stops deciding.
+    public func setGallery(_ g: Gallery?) throws {
+        try call { t in
+            if let g = g {
+                try g.handle.use { gp in try check(fk_tracker_set_gallery(t, gp)) }
+            } else {
+                try check(fk_tracker_set_gallery(t, nil))
+            }
+            gallery = g
+        }
+    }
+
+    /// Decide tracks against one template (1:1: is it this person) from now on; the vector is copied.
+    public func setTemplate(_ embedding: [Float]) throws {
+        try call { t in
+            try check(fk_tracker_set_template(t, embedding, embedding.count))
+            gallery = nil // no longer referred to
+        }
+    }
+
+    /// Processes the next frame; returns its tracks (those lost in it included, once, with state `.lost`). A
+    /// frame of another size ends every track (a new stream). A frame the library refuses
+    /// (FK_ERR_INVALID_IMAGE) leaves the tracker as it was.
+    public func update(_ frame: Image) throws -> [Track] {
+        try call(withGallery: true) { t -> [Track] in
+            // A frame reports at most every live track plus every track that ended in it: 2 x max_tracks.
+            var tracks = [fk_track](repeating: fk_track(), count: 2 * maxTracks)
+            var n = 0
+            try frame.withDescriptor { img in
+                try check(tracks.withUnsafeMutableBufferPointer { fk_tracker_update(t, img, $0.baseAddress, $0.count, &n) })
+            }
+            guard n <= tracks.count else {
+                throw FacekitError(status: Int32(truncatingIfNeeded: FK_ERR_INTERNAL.rawValue),
+                                   message: "\(n) tracks in one frame, room for \(tracks.count)")
+            }
+            return tracks.prefix(n).map(Track.init)
+        }
+    }
+
+    /// Every event queued since the last poll, oldest first (the library keeps the latest 4,096).
+    public func pollEvents() throws -> [TrackEvent] {
+        try call { t -> [TrackEvent] in
+            var out: [TrackEvent] = []
+            var batch = [fk_event](repeating: fk_event(), count: 64)
+            var n = 0
+            repeat {
+                try check(batch.withUnsafeMutableBufferPointer { fk_tracker_poll_events(t, $0.baseAddress, $0.count, &n) })
+                out += batch.prefix(n).map(TrackEvent.init)
+            } while n == batch.count
+            return out
+        }
+    }
+
+    /// The embedding of a live track's best capture (unit length) — what an enrolment from the camera stores
+    /// with `Gallery.enroll`. FK_ERR_NOT_FOUND if the track is not live or has no good capture yet.
+    public func bestEmbedding(track: UInt64) throws -> [Float] {
+        try call { t -> [Float] in
+            var out = [Float](repeating: 0, count: engine.embeddingDim)
+            try check(out.withUnsafeMutableBufferPointer { fk_tracker_best_embedding(t, track, $0.baseAddress, $0.count) })
+            return out
+        }
+    }
+
+    /// Forgets every track and queued event (a new stream); settings and reference stay.
+    public func reset() throws {
+        try call { t in try check(fk_tracker_reset(t)) }
     }
 }

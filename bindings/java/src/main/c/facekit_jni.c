@@ -28,9 +28,11 @@ static jmethodID g_exception_ctor; /* (int, byte[]) */
 static jclass g_byte_array;     /* byte[] */
 static jclass g_int_array;      /* int[] */
 static jfieldID f_pixels, f_width, f_height, f_stride, f_format, f_rotation; /* dev.facekit.Image */
+static jfieldID f_u, f_v, f_uv_stride, f_uv_pixel_stride;                     /* its chroma planes (YUV420) */
 
 #define ENGINE(h) ((const fk_engine *)(intptr_t)(h))
 #define GALLERY(h) ((const fk_gallery *)(intptr_t)(h))
+#define TRACKER(h) ((fk_tracker *)(intptr_t)(h))
 #define FACE_FLOATS 15
 #define QUALITY_COMPONENTS 12
 #define QUALITY_FLOATS (3 + 3 * QUALITY_COMPONENTS)
@@ -149,6 +151,20 @@ static jfloatArray new_floats(JNIEnv *env, const float *v, jsize n) {
     return a;
 }
 
+/* A direct ByteBuffer's memory, from its address (position ignored) to its capacity: no copy. Throws and
+ * returns 0 for anything else. */
+static int direct(JNIEnv *env, jobject buf, const uint8_t **data, size_t *len, const char *what) {
+    void *p = buf ? (*env)->GetDirectBufferAddress(env, buf) : NULL;
+    jlong cap = buf ? (*env)->GetDirectBufferCapacity(env, buf) : -1;
+    if (!p || cap < 0) {
+        throw_java(env, buf ? "java/lang/IllegalArgumentException" : "java/lang/NullPointerException", what);
+        return 0;
+    }
+    *data = (const uint8_t *)p;
+    *len = (size_t)cap;
+    return 1;
+}
+
 /* A dev.facekit.Image's pixels made available to C for the duration of one call. */
 typedef struct {
     jobject array;
@@ -156,6 +172,12 @@ typedef struct {
     int kind; /* 1 byte[], 2 int[], 3 direct ByteBuffer */
     fk_image img;
 } pinned_image;
+
+static void unpin_image(JNIEnv *env, pinned_image *p) {
+    if (p->kind == 1 && p->elems) (*env)->ReleaseByteArrayElements(env, (jbyteArray)p->array, p->elems, JNI_ABORT);
+    if (p->kind == 2 && p->elems) (*env)->ReleaseIntArrayElements(env, (jintArray)p->array, p->elems, JNI_ABORT);
+    p->elems = NULL;
+}
 
 static int pin_image(JNIEnv *env, jobject image, pinned_image *p) {
     memset(p, 0, sizeof *p);
@@ -179,13 +201,9 @@ static int pin_image(JNIEnv *env, jobject image, pinned_image *p) {
         nbytes = (size_t)(*env)->GetArrayLength(env, (jarray)px) * 4u;
     } else {
         p->kind = 3;
-        p->elems = (*env)->GetDirectBufferAddress(env, px);
-        jlong cap = (*env)->GetDirectBufferCapacity(env, px);
-        if (!p->elems || cap < 0) {
-            throw_java(env, "java/lang/IllegalArgumentException", "image pixels must be byte[], int[] or a direct ByteBuffer");
-            return 0;
-        }
-        nbytes = (size_t)cap;
+        const uint8_t *d;
+        if (!direct(env, px, &d, &nbytes, "image pixels must be byte[], int[] or a direct ByteBuffer")) return 0;
+        p->elems = (void *)(uintptr_t)d;
     }
     if (!p->elems) return 0; /* OutOfMemoryError pending */
     p->array = px;
@@ -197,13 +215,22 @@ static int pin_image(JNIEnv *env, jobject image, pinned_image *p) {
     p->img.stride = (size_t)(int64_t)(*env)->GetIntField(env, image, f_stride);
     p->img.format = (int32_t)(*env)->GetIntField(env, image, f_format);
     p->img.rotation = (int32_t)(*env)->GetIntField(env, image, f_rotation);
+    if (p->img.format == FK_FORMAT_YUV420) {
+        /* Camera planes (Android YUV_420_888): direct buffers, read in place. Image.yuv420 made them non-null
+         * and direct; the Image object keeps them reachable, so the local references can go at once. */
+        jobject u = (*env)->GetObjectField(env, image, f_u), v = (*env)->GetObjectField(env, image, f_v);
+        int ok = direct(env, u, &p->img.u, &p->img.u_len, "image U plane must be a direct ByteBuffer") &&
+                 direct(env, v, &p->img.v, &p->img.v_len, "image V plane must be a direct ByteBuffer");
+        (*env)->DeleteLocalRef(env, u);
+        (*env)->DeleteLocalRef(env, v);
+        if (!ok) {
+            unpin_image(env, p);
+            return 0;
+        }
+        p->img.uv_stride = (size_t)(int64_t)(*env)->GetIntField(env, image, f_uv_stride);
+        p->img.uv_pixel_stride = (size_t)(int64_t)(*env)->GetIntField(env, image, f_uv_pixel_stride);
+    }
     return 1;
-}
-
-static void unpin_image(JNIEnv *env, pinned_image *p) {
-    if (p->kind == 1 && p->elems) (*env)->ReleaseByteArrayElements(env, (jbyteArray)p->array, p->elems, JNI_ABORT);
-    if (p->kind == 2 && p->elems) (*env)->ReleaseIntArrayElements(env, (jintArray)p->array, p->elems, JNI_ABORT);
-    p->elems = NULL;
 }
 
 /* ------------------------------------------------------------------------------------------------------ */
@@ -233,8 +260,14 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
     f_stride = (*env)->GetFieldID(env, image, "stride", "I");
     f_format = (*env)->GetFieldID(env, image, "format", "I");
     f_rotation = (*env)->GetFieldID(env, image, "rotation", "I");
+    f_u = (*env)->GetFieldID(env, image, "u", "Ljava/nio/ByteBuffer;");
+    f_v = (*env)->GetFieldID(env, image, "v", "Ljava/nio/ByteBuffer;");
+    f_uv_stride = (*env)->GetFieldID(env, image, "uvStride", "I");
+    f_uv_pixel_stride = (*env)->GetFieldID(env, image, "uvPixelStride", "I");
     (*env)->DeleteLocalRef(env, image);
-    if (!f_pixels || !f_width || !f_height || !f_stride || !f_format || !f_rotation) return JNI_ERR;
+    if (!f_pixels || !f_width || !f_height || !f_stride || !f_format || !f_rotation || !f_u || !f_v || !f_uv_stride ||
+        !f_uv_pixel_stride)
+        return JNI_ERR;
     /* The header this shim was compiled against must match the library's major version. */
     if (fk_version() / 10000 != FK_VERSION / 10000) {
         throw_java(env, "java/lang/UnsatisfiedLinkError", "libfacekit major version differs from facekit.h");
@@ -648,4 +681,194 @@ JNIEXPORT jbyteArray JNICALL Java_dev_facekit_NativeLib_imageLoad(JNIEnv *env, j
     }
     fk_image_release(&img);
     return out;
+}
+
+/* ------------------------------------------------------------------------------------------------------ */
+/* Tracker. Tracks and events cross as parallel primitive arrays (see Track.fromNative, TrackEvent.fromNative);
+ * identities as UTF-8 byte[] (null when empty). */
+
+#define DECISION_INTS 3   /* verdict, operating_point, after_frames */
+#define DECISION_FLOATS 3 /* similarity, threshold, liveness */
+#define TRACK_INTS (4 + DECISION_INTS)                    /* state, age, missed, captures, decision */
+#define TRACK_FLOATS (FACE_FLOATS + 2 + DECISION_FLOATS)  /* face, best_quality, liveness, decision */
+#define EVENT_LONGS 2                                     /* frame, track */
+#define EVENT_INTS (1 + DECISION_INTS)                    /* kind, decision */
+#define EVENT_FLOATS DECISION_FLOATS
+
+static void decision_to(const fk_decision *d, jint *iv, float *fv) {
+    iv[0] = d->verdict;
+    iv[1] = d->operating_point;
+    iv[2] = (jint)d->after_frames; /* unsigned: Java reads it with Integer.toUnsignedLong */
+    fv[0] = d->similarity;
+    fv[1] = d->threshold;
+    fv[2] = d->liveness;
+}
+
+/* Stores d's identity as ids[i] unless it is empty. 0 (exception pending) on failure. */
+static int identity_to(JNIEnv *env, const fk_decision *d, jobjectArray ids, jsize i) {
+    const char *end = memchr(d->identity, '\0', sizeof d->identity);
+    size_t len = end ? (size_t)(end - d->identity) : sizeof d->identity;
+    if (len == 0) return 1;
+    jbyteArray b = new_bytes(env, d->identity, len);
+    if (!b) return 0;
+    (*env)->SetObjectArrayElement(env, ids, i, b);
+    (*env)->DeleteLocalRef(env, b); /* a frame may report more tracks than JNI's guaranteed local references */
+    return !(*env)->ExceptionCheck(env);
+}
+
+/* Capacity of parallel output arrays: longs/ints/floats must hold cap * their per-item counts, ids cap items.
+ * -1 (IllegalArgumentException pending) when they do not fit together. */
+static jsize out_capacity(JNIEnv *env, jlongArray longs, jsize nl, jintArray ints, jsize ni, jfloatArray floats, jsize nf,
+                          jobjectArray ids) {
+    if (!longs || !ints || !floats || !ids) {
+        throw_java(env, "java/lang/NullPointerException", "output arrays");
+        return -1;
+    }
+    jsize cap = (*env)->GetArrayLength(env, ids);
+    if ((*env)->GetArrayLength(env, longs) / nl < cap || (*env)->GetArrayLength(env, ints) / ni < cap ||
+        (*env)->GetArrayLength(env, floats) / nf < cap) {
+        throw_java(env, "java/lang/IllegalArgumentException", "output arrays do not fit the capacity");
+        return -1;
+    }
+    return cap;
+}
+
+JNIEXPORT jlong JNICALL Java_dev_facekit_NativeLib_trackerNew(JNIEnv *env, jclass cls, jlong engine) {
+    (void)cls;
+    fk_tracker *t = NULL;
+    return failed(env, fk_tracker_new(ENGINE(engine), &t)) ? 0 : (jlong)(intptr_t)t;
+}
+
+JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_trackerFree(JNIEnv *env, jclass cls, jlong tracker) {
+    (void)env;
+    (void)cls;
+    fk_tracker_free(TRACKER(tracker));
+}
+
+JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_trackerSet(JNIEnv *env, jclass cls, jlong tracker, jbyteArray jkey,
+                                                            jbyteArray jvalue) {
+    (void)cls;
+    char *k = cstring(env, jkey, "key");
+    char *v = k ? cstring(env, jvalue, "value") : NULL;
+    if (v) failed(env, fk_tracker_set(TRACKER(tracker), k, v));
+    free(k);
+    free(v);
+}
+
+JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_trackerSetGallery(JNIEnv *env, jclass cls, jlong tracker, jlong gallery) {
+    (void)cls;
+    failed(env, fk_tracker_set_gallery(TRACKER(tracker), GALLERY(gallery))); /* 0: stop deciding */
+}
+
+JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_trackerSetTemplate(JNIEnv *env, jclass cls, jlong tracker,
+                                                                    jfloatArray jemb) {
+    (void)cls;
+    size_t n = 0;
+    float *e = floats(env, jemb, &n, "template");
+    if (e) failed(env, fk_tracker_set_template(TRACKER(tracker), e, n));
+    free(e);
+}
+
+JNIEXPORT jint JNICALL Java_dev_facekit_NativeLib_trackerUpdate(JNIEnv *env, jclass cls, jlong tracker, jobject image,
+                                                               jlongArray jids, jintArray jints, jfloatArray jfloats,
+                                                               jobjectArray identities) {
+    (void)cls;
+    jsize cap = out_capacity(env, jids, 1, jints, TRACK_INTS, jfloats, TRACK_FLOATS, identities);
+    if (cap < 0) return 0;
+    size_t c = (size_t)cap;
+    fk_track *tracks = calloc(c ? c : 1, sizeof *tracks);
+    jlong *lv = malloc((c + 1) * sizeof *lv);
+    jint *iv = malloc((c * TRACK_INTS + 1) * sizeof *iv);
+    float *fv = malloc((c * TRACK_FLOATS + 1) * sizeof *fv);
+    pinned_image p;
+    size_t n = 0;
+    if (!tracks || !lv || !iv || !fv) {
+        throw_java(env, "java/lang/OutOfMemoryError", "tracks");
+    } else if (pin_image(env, image, &p)) {
+        fk_status st = fk_tracker_update(TRACKER(tracker), &p.img, tracks, c, &n);
+        unpin_image(env, &p);
+        if (!failed(env, st)) {
+            size_t w = n < c ? n : c; /* the Java side sizes the arrays so that n <= c; it checks the count */
+            for (size_t i = 0; i < w; i++) {
+                const fk_track *t = &tracks[i];
+                jint *ti = iv + i * TRACK_INTS;
+                float *tf = fv + i * TRACK_FLOATS;
+                lv[i] = (jlong)t->id;
+                ti[0] = t->state;
+                ti[1] = (jint)t->age; /* unsigned: Integer.toUnsignedLong on the Java side */
+                ti[2] = (jint)t->missed;
+                ti[3] = (jint)t->captures;
+                face_to(&t->face, tf);
+                tf[FACE_FLOATS] = t->best_quality;
+                tf[FACE_FLOATS + 1] = t->liveness;
+                decision_to(&t->decision, ti + 4, tf + FACE_FLOATS + 2);
+                if (!identity_to(env, &t->decision, identities, (jsize)i)) break;
+            }
+            if (!(*env)->ExceptionCheck(env)) {
+                (*env)->SetLongArrayRegion(env, jids, 0, (jsize)w, lv);
+                (*env)->SetIntArrayRegion(env, jints, 0, (jsize)(w * TRACK_INTS), iv);
+                (*env)->SetFloatArrayRegion(env, jfloats, 0, (jsize)(w * TRACK_FLOATS), fv);
+            }
+        }
+    }
+    free(tracks);
+    free(lv);
+    free(iv);
+    free(fv);
+    return n > INT32_MAX ? INT32_MAX : (jint)n;
+}
+
+JNIEXPORT jint JNICALL Java_dev_facekit_NativeLib_trackerPollEvents(JNIEnv *env, jclass cls, jlong tracker,
+                                                                   jlongArray jlongs, jintArray jints,
+                                                                   jfloatArray jfloats, jobjectArray identities) {
+    (void)cls;
+    jsize cap = out_capacity(env, jlongs, EVENT_LONGS, jints, EVENT_INTS, jfloats, EVENT_FLOATS, identities);
+    if (cap < 0) return 0;
+    size_t c = (size_t)cap, n = 0;
+    fk_event *events = calloc(c ? c : 1, sizeof *events);
+    jlong *lv = malloc((c * EVENT_LONGS + 1) * sizeof *lv);
+    jint *iv = malloc((c * EVENT_INTS + 1) * sizeof *iv);
+    float *fv = malloc((c * EVENT_FLOATS + 1) * sizeof *fv);
+    if (!events || !lv || !iv || !fv) {
+        throw_java(env, "java/lang/OutOfMemoryError", "events");
+    } else if (!failed(env, fk_tracker_poll_events(TRACKER(tracker), events, c, &n))) {
+        for (size_t i = 0; i < n; i++) {
+            const fk_event *e = &events[i];
+            lv[i * EVENT_LONGS] = (jlong)e->frame;
+            lv[i * EVENT_LONGS + 1] = (jlong)e->track;
+            iv[i * EVENT_INTS] = e->kind;
+            decision_to(&e->decision, iv + i * EVENT_INTS + 1, fv + i * EVENT_FLOATS);
+            if (!identity_to(env, &e->decision, identities, (jsize)i)) break;
+        }
+        if (!(*env)->ExceptionCheck(env)) {
+            (*env)->SetLongArrayRegion(env, jlongs, 0, (jsize)(n * EVENT_LONGS), lv);
+            (*env)->SetIntArrayRegion(env, jints, 0, (jsize)(n * EVENT_INTS), iv);
+            (*env)->SetFloatArrayRegion(env, jfloats, 0, (jsize)(n * EVENT_FLOATS), fv);
+        }
+    }
+    free(events);
+    free(lv);
+    free(iv);
+    free(fv);
+    return (jint)n; /* n <= cap, a jsize */
+}
+
+JNIEXPORT jfloatArray JNICALL Java_dev_facekit_NativeLib_trackerBestEmbedding(JNIEnv *env, jclass cls, jlong tracker,
+                                                                             jlong track, jint dim) {
+    (void)cls;
+    size_t d = dim < 0 ? 0 : (size_t)dim;
+    float *v = malloc((d + 1) * sizeof *v);
+    if (!v) {
+        throw_java(env, "java/lang/OutOfMemoryError", "embedding");
+        return NULL;
+    }
+    jfloatArray out = NULL;
+    if (!failed(env, fk_tracker_best_embedding(TRACKER(tracker), (uint64_t)track, v, d))) out = new_floats(env, v, (jsize)d);
+    free(v);
+    return out;
+}
+
+JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_trackerReset(JNIEnv *env, jclass cls, jlong tracker) {
+    (void)cls;
+    failed(env, fk_tracker_reset(TRACKER(tracker)));
 }

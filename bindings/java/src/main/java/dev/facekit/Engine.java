@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.function.LongUnaryOperator;
 
 /**
  * A loaded face pipeline ({@code fk_engine}). Thread-safe: share one engine between threads. Close it (or use
@@ -103,6 +104,17 @@ public final class Engine implements AutoCloseable {
 
     float defaultThreshold() {
         return defaultThreshold;
+    }
+
+    /** {@code make(engine pointer)} with the engine held open for the call: how galleries and trackers are made. */
+    long withPointer(LongUnaryOperator make) {
+        long p = handle.acquire();
+        try {
+            return make.applyAsLong(p);
+        } finally {
+            handle.release();
+            Reference.reachabilityFence(this);
+        }
     }
 
     /** Faces, best score first; an empty list when there is none. */

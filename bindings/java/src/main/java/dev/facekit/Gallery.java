@@ -26,7 +26,7 @@ public final class Gallery implements AutoCloseable {
         }
     }
 
-    private final NativeHandle handle;
+    final NativeHandle handle; // package-private: a Tracker holds it during update
     private final float defaultThreshold;
 
     /** An empty gallery for {@code engine}'s embedder. */
@@ -35,16 +35,7 @@ public final class Gallery implements AutoCloseable {
     }
 
     private Gallery(Engine engine, long loaded) {
-        long p = loaded;
-        if (p == 0) {
-            long e = engine.handle.acquire();
-            try {
-                p = NativeLib.galleryNew(e);
-            } finally {
-                engine.handle.release();
-                Reference.reachabilityFence(engine);
-            }
-        }
+        long p = loaded != 0 ? loaded : engine.withPointer(NativeLib::galleryNew);
         this.handle = new NativeHandle(this, p, NativeLib::galleryFree, "Gallery");
         this.defaultThreshold = engine.defaultThreshold();
     }
@@ -52,15 +43,7 @@ public final class Gallery implements AutoCloseable {
     /** Loads a gallery written by {@link #save} (verified: checksum, model, dimension). */
     public static Gallery load(Engine engine, String path) {
         byte[] p = Image.Strings.utf8(path, "path");
-        long e = engine.handle.acquire();
-        long g;
-        try {
-            g = NativeLib.galleryLoad(e, p);
-        } finally {
-            engine.handle.release();
-            Reference.reachabilityFence(engine);
-        }
-        return new Gallery(engine, g);
+        return new Gallery(engine, engine.withPointer(e -> NativeLib.galleryLoad(e, p)));
     }
 
     /** Adds a template under {@code id} (1..255 bytes of UTF-8); an existing id gains a template. */

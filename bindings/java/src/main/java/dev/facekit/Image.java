@@ -13,12 +13,21 @@ import java.nio.charset.StandardCharsets;
 public final class Image {
     // fk_format values.
     public static final int RGB8 = 1, BGR8 = 2, RGBA8 = 3, BGRA8 = 4, GRAY8 = 5, NV21 = 6, NV12 = 7, I420 = 8;
+    /** Three separately addressed 4:2:0 planes: see {@link #yuv420}. */
+    public static final int YUV420 = 9;
 
     // Read by the JNI shim by name: keep the names and types in sync with facekit_jni.c.
-    final Object pixels; // byte[], int[] or a direct ByteBuffer
+    final Object pixels; // byte[], int[] or a direct ByteBuffer (the Y plane of YUV420)
     final int width, height, stride, format, rotation;
+    final ByteBuffer u, v; // YUV420 only: direct chroma planes
+    final int uvStride, uvPixelStride;
 
     private Image(Object pixels, int width, int height, int stride, int format, int rotation) {
+        this(pixels, width, height, stride, format, rotation, null, null, 0, 0);
+    }
+
+    private Image(Object pixels, int width, int height, int stride, int format, int rotation, ByteBuffer u, ByteBuffer v,
+            int uvStride, int uvPixelStride) {
         if (pixels == null) throw new NullPointerException("pixels");
         this.pixels = pixels;
         this.width = width;
@@ -26,6 +35,10 @@ public final class Image {
         this.stride = stride;
         this.format = format;
         this.rotation = rotation;
+        this.u = u;
+        this.v = v;
+        this.uvStride = uvStride;
+        this.uvPixelStride = uvPixelStride;
     }
 
     /** Any byte layout of {@code fk_format}; the library checks that sizes, stride and length fit together. */
@@ -40,6 +53,31 @@ public final class Image {
     public static Image of(ByteBuffer direct, int width, int height, int stride, int format, int rotation) {
         if (!direct.isDirect()) throw FacekitException.invalid("ByteBuffer must be direct (or pass its array)");
         return new Image(direct, width, height, stride, format, rotation);
+    }
+
+    /**
+     * A camera frame as three planes, read in place — no copy in Java or C. The planes are direct
+     * {@link ByteBuffer}s, each read from its address (position and limit ignored) to its capacity: {@code y}
+     * with rows {@code yRowStride} bytes apart; {@code u} and {@code v} with ⌈height/2⌉ rows {@code uvRowStride}
+     * bytes apart and samples {@code uvPixelStride} bytes apart (1: planar; 2: U and V interleave, as most
+     * phones deliver them). Exactly what Android's {@code ImageFormat.YUV_420_888} gives:
+     *
+     * <pre>{@code
+     * ImageProxy.PlaneProxy[] p = imageProxy.getPlanes();   // or android.media.Image.getPlanes()
+     * Image frame = Image.yuv420(imageProxy.getWidth(), imageProxy.getHeight(),
+     *         p[0].getBuffer(), p[0].getRowStride(), p[1].getBuffer(), p[2].getBuffer(),
+     *         p[1].getRowStride(), p[1].getPixelStride(), imageProxy.getImageInfo().getRotationDegrees());
+     * }</pre>
+     *
+     * The buffers must stay valid during the calls that use the image (close the ImageProxy afterwards).
+     */
+    public static Image yuv420(int width, int height, ByteBuffer y, int yRowStride, ByteBuffer u, ByteBuffer v,
+            int uvRowStride, int uvPixelStride, int rotation) {
+        if (y == null || u == null || v == null) throw new NullPointerException("planes");
+        if (!y.isDirect() || !u.isDirect() || !v.isDirect()) {
+            throw FacekitException.invalid("YUV420 planes must be direct ByteBuffers (camera planes are)");
+        }
+        return new Image(y, width, height, yRowStride, YUV420, rotation, u, v, uvRowStride, uvPixelStride);
     }
 
     /** Android camera NV21: Y plane ({@code height} rows of {@code stride} bytes), then interleaved V/U rows. */
@@ -97,6 +135,16 @@ public final class Image {
         return rotation;
     }
 
+    /** Row stride of the chroma planes ({@link #YUV420} only, else 0). */
+    public int uvStride() {
+        return uvStride;
+    }
+
+    /** Distance between chroma samples ({@link #YUV420} only, else 0). */
+    public int uvPixelStride() {
+        return uvPixelStride;
+    }
+
     /** The pixel array when it is a {@code byte[]} (e.g. an image from {@link #load}), else null. */
     public byte[] bytes() {
         return pixels instanceof byte[] ? (byte[]) pixels : null;
@@ -104,7 +152,8 @@ public final class Image {
 
     @Override
     public String toString() {
-        return "Image[" + width + "x" + height + " format=" + format + " stride=" + stride + " rotation=" + rotation + "]";
+        String uv = format == YUV420 ? " uvStride=" + uvStride + " uvPixelStride=" + uvPixelStride : "";
+        return "Image[" + width + "x" + height + " format=" + format + " stride=" + stride + uv + " rotation=" + rotation + "]";
     }
 
     /** UTF-8 for strings that cross into C (JNI's own strings are "modified UTF-8"). */

@@ -81,4 +81,28 @@ final class NativeLib {
 
     /** Decoded RGB8 pixels, tightly packed; writes {width, height} to {@code size}. */
     static native byte[] imageLoad(byte[] path, int[] size);
+
+    // Tracker. Output arrays are parallel: per item {@link Track#INTS} ints and {@link Track#FLOATS} floats
+    // (events: {@link TrackEvent#LONGS}, {@link TrackEvent#INTS}, {@link TrackEvent#FLOATS}), and one UTF-8
+    // identity (null when empty); the capacity is {@code identities.length}.
+    static native long trackerNew(long engine);
+
+    static native void trackerFree(long tracker);
+
+    static native void trackerSet(long tracker, byte[] key, byte[] value);
+
+    /** {@code gallery == 0}: stop deciding. */
+    static native void trackerSetGallery(long tracker, long gallery);
+
+    static native void trackerSetTemplate(long tracker, float[] embedding);
+
+    /** Returns the number of tracks of the frame; writes the first min(that, capacity). */
+    static native int trackerUpdate(long tracker, Image frame, long[] ids, int[] ints, float[] floats, byte[][] identities);
+
+    /** Returns the number of events written (at most the capacity). */
+    static native int trackerPollEvents(long tracker, long[] longs, int[] ints, float[] floats, byte[][] identities);
+
+    static native float[] trackerBestEmbedding(long tracker, long track, int dim);
+
+    static native void trackerReset(long tracker);
 }

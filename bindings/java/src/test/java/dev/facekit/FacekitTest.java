@@ -32,7 +32,7 @@ public final class FacekitTest {
         void run() throws Exception;
     }
 
-    private static void test(String name, Body body) {
+    static void test(String name, Body body) {
         long t0 = System.nanoTime();
         try {
             body.run();
@@ -45,12 +45,12 @@ public final class FacekitTest {
         }
     }
 
-    private static void check(boolean ok, String what) {
+    static void check(boolean ok, String what) {
         if (!ok) throw new AssertionError(what);
     }
 
     /** Runs {@code body}, which must throw a FacekitException with {@code status} and a message. */
-    private static FacekitException expect(int status, Body body) throws Exception {
+    static FacekitException expect(int status, Body body) throws Exception {
         try {
             body.run();
         } catch (FacekitException e) {
@@ -112,7 +112,7 @@ public final class FacekitTest {
     }
 
     /** Collects garbage, lets the Cleaner run, and returns cached free heap pages to the OS (glibc). */
-    private static void settle() throws InterruptedException {
+    static void settle() throws InterruptedException {
         for (int i = 0; i < 3; i++) {
             System.gc();
             Thread.sleep(20); // let the Cleaner thread run
@@ -126,7 +126,7 @@ public final class FacekitTest {
         return Math.sqrt(s);
     }
 
-    private static double dot(float[] a, float[] b) {
+    static double dot(float[] a, float[] b) {
         double s = 0;
         for (int i = 0; i < a.length; i++) s += (double) a[i] * b[i];
         return s;
@@ -470,6 +470,8 @@ public final class FacekitTest {
                 deleteTree(dir);
             }
         });
+
+        TrackerTest.run(shared, models);
 
         test("8 threads share one engine: identical results", () -> {
             Image[] images = {bush1, bush2, powell};
