@@ -60,6 +60,20 @@ put("image_descriptor", "i420-odd", descriptor(5, 3, 5, 8, 90, range(5 * 3 + 3 *
 put("image_descriptor", "bgr8-1px", descriptor(1, 1, 3, 2, 0, [1, 2, 3]))
 put("image_descriptor", "rgba8-short-last-row", descriptor(2, 2, 12, 3, 0, range(12 + 8)))
 
+
+# --- planar descriptor: width, height, y_stride, uv_row_stride u32, uv_pixel_stride u8, rotation byte, u and v
+# offsets u32 into the one buffer that follows
+def planar(w, h, stride, uv_row, uv_px, degrees, u_off, v_off, buf):
+    return struct.pack("<IIIIBBII", w, h, stride, uv_row, uv_px, (degrees + 180) // 90, u_off, v_off) + bytes(buf)
+
+
+cw, ch = (w + 1) // 2, (h + 1) // 2
+i420 = y.tobytes() + bytes([128]) * (2 * cw * ch)
+put("planar_descriptor", "i420-face", planar(w, h, w, cw, 1, 0, w * h, w * h + cw * ch, i420))
+nv12 = y.tobytes() + bytes([128]) * (2 * cw * ch)  # interleaved: V is U one byte on
+put("planar_descriptor", "nv12-face-rot90", planar(w, h, w, 2 * cw, 2, 90, w * h, w * h + 1, nv12))
+put("planar_descriptor", "odd-short-last-row", planar(5, 3, 8, 8, 2, 0, 24, 25, range(24 + 8 + 5)))
+
 # --- encoded images
 for fmt, opts in [("PNG", {}), ("JPEG", {"quality": 80}), ("WEBP", {"lossless": True}), ("WEBP", {"quality": 50})]:
     b = io.BytesIO()

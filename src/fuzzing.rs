@@ -15,6 +15,7 @@ use crate::engine::{Engine, Options};
 use crate::gallery::Gallery;
 use crate::image::{Image, ImageView, PixelFormat, Rotation};
 use crate::pack::{container, sha256_hex, Manifest, ModelPack, MANIFEST_FILE};
+use crate::track::{Tracker, TrackerOptions};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -89,6 +90,34 @@ pub fn image_descriptor(data: &[u8]) {
     assert_eq!((img.width(), img.height()), view.upright_size());
     assert_eq!(img.pixels().len(), img.width() as usize * img.height() as usize * 3);
     pipeline(engine(), &img);
+}
+
+/// Planar camera frame (Android `YUV_420_888`, iOS bi-planar buffers): `width u32, height u32, y_stride u32,
+/// uv_row_stride u32, uv_pixel_stride u8, rotation u8, u_offset u32, v_offset u32` (little-endian), then one
+/// buffer: Y from its start, U and V from their offsets (so the planes may overlap, as interleaved chroma
+/// does). The frame goes through the pipeline and twice through a tracker (the second update of the same
+/// frame continues the tracks the first one started).
+pub fn planar_descriptor(data: &[u8]) {
+    let Some((head, buf)) = data.split_first_chunk::<26>() else { return };
+    let word = |i: usize| u32::from_le_bytes(head[i..i + 4].try_into().unwrap()) as usize;
+    let (width, height) = (word(0) as u32, word(4) as u32);
+    let (stride, uv_row_stride, uv_pixel_stride) = (word(8), word(12), usize::from(head[16]));
+    let (u_off, v_off) = (word(18), word(22));
+    let (Some(rotation), Some(u), Some(v)) =
+        (Rotation::from_degrees(90 * i32::from(head[17] % 8) - 180), buf.get(u_off..), buf.get(v_off..))
+    else {
+        return;
+    };
+    let Ok(view) = ImageView::planar(buf, stride, u, v, uv_row_stride, uv_pixel_stride, width, height, rotation) else { return };
+    let img = view.to_image();
+    assert_eq!((img.width(), img.height()), view.upright_size());
+    pipeline(engine(), &img);
+    let mut tracker = Tracker::new(engine(), TrackerOptions::default()).expect("default options are valid");
+    let first = tracker.update(&img).expect("an upright image always updates");
+    let second = tracker.update(&img).expect("an upright image always updates");
+    for t in &second.tracks {
+        assert!(t.id >= 1 && t.id < 1 + first.tracks.len() as u64 + second.tracks.len() as u64, "track ids are dense");
+    }
 }
 
 /// Encoded image: the bytes of a JPEG, PNG or WebP file (or anything else).

@@ -36,6 +36,11 @@ fn image_descriptor_corpus() {
 }
 
 #[test]
+fn planar_descriptor_corpus() {
+    replay("planar_descriptor", facekit::fuzzing::planar_descriptor);
+}
+
+#[test]
 fn encoded_image_corpus() {
     replay("encoded_image", facekit::fuzzing::encoded_image);
 }

@@ -29,9 +29,6 @@ pub struct TrackerArgs {
     /// Good captures a track gathers before it is decided.
     #[arg(long, value_name = "N", default_value_t = TrackerOptions::default().min_captures, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub min_captures: u32,
-    /// Square size the face is re-detected at, alone in its region, before each capture (0: not).
-    #[arg(long, value_name = "PX", default_value_t = TrackerOptions::default().capture_input, value_parser = clap::builder::PossibleValuesParser::new(["0", "32", "64", "96", "128"]).map(|s| s.parse::<u32>().expect("listed values are numbers")))]
-    pub capture_input: u32,
     /// Decide on the quality-weighted mean of a track's captures (mean) or on its best capture alone (best).
     #[arg(long, value_name = "HOW", default_value = "mean", value_parser = clap::builder::PossibleValuesParser::new(["mean", "best"]).map(|s| if s == "best" { Aggregate::Best } else { Aggregate::Mean }))]
     pub aggregate: Aggregate,
@@ -44,7 +41,6 @@ impl TrackerArgs {
             roi_input: self.roi_input,
             min_captures: self.min_captures,
             aggregate: self.aggregate,
-            capture_input: self.capture_input,
             ..Default::default()
         }
     }

@@ -200,7 +200,7 @@ pub unsafe extern "C" fn fk_tracker_free(tracker: *mut fk_tracker) {
 }
 
 /// Changes one setting (takes effect from the next frame). Keys (values): `detect_every` (1..1000, default 10),
-/// `roi_input` (32, 64, 96 or 128; default 64), `capture_input` (0 = off, 32, 64, 96, 128; default 0), `roi_scale` (1..8, 2), `roi_min_score` (0..1, 0.3), `min_iou` (0..1, 0.3),
+/// `roi_input` (32, 64, 96 or 128; default 64), `roi_scale` (1..8, 2), `roi_min_score` (0..1, 0.3), `min_iou` (0..1, 0.3),
 /// `max_missed` (frames, 10), `min_captures` (1.., 3), `capture_gap` (frames, 3), `decide_within` (frames, 45),
 /// `max_tracks` (1..1024, 16). Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown key or
 /// bad value; settings unchanged), FK_ERR_PANIC.
@@ -216,7 +216,6 @@ pub unsafe extern "C" fn fk_tracker_set(tracker: *mut fk_tracker, key: *const c_
         match key {
             "detect_every" => o.detect_every = whole()?,
             "roi_input" => o.roi_input = whole()?,
-            "capture_input" => o.capture_input = whole()?,
             "roi_scale" => o.roi_scale = num()? as f32,
             "roi_min_score" => o.roi_min_score = num()? as f32,
             "min_iou" => o.min_iou = num()? as f32,
