@@ -32,8 +32,9 @@ fn lfw_subset_accuracy() {
 
 /// Open-set 1:N on a small LFW gallery (the protocol of `facekit eval identify --open-set` on the first 120
 /// people with several photos, at most 4 photos each, and 150 single-photo people as distractors: 210 enrolled,
-/// 297 probes: 113 mated, 184 non-mated): at a target FPIR of 10 %, the gallery-size threshold rule (per-comparison FAR = 0.1 / 210,
-/// interpolated between the calibrated points) must let in a share of strangers near 10 %. A rule that forgot
+/// 297 probes: 113 mated, 184 non-mated): at a target FPIR of 10 %, the gallery-size threshold rule
+/// (per-comparison FAR = 0.1 / 210, interpolated between the calibrated points) must let in a share of
+/// strangers near 10 % (measured: 7.6 %). A rule that forgot
 /// the gallery size (FAR 0.1 per comparison) lets in most of them; one that divided twice, almost none.
 #[test]
 fn open_set_gallery_threshold_rule_holds_its_target() {
