@@ -108,6 +108,8 @@ typedef enum fk_operating_point {
   FK_OP_FAR_1E2 = 2,
   FK_OP_FAR_1E3 = 3,
   FK_OP_FAR_1E4 = 4,
+  FK_OP_FAR_1E5 = 5,
+  FK_OP_FAR_1E6 = 6,
 } fk_operating_point;
 
 // Quality reason bits (`fk_quality_report.reasons`).
@@ -365,10 +367,15 @@ struct fk_options *fk_options_new(void);
 void fk_options_free(struct fk_options *options);
 
 // Sets one option from text. Keys (values):
-// `detector` (yunet_s|yunet_n), `embedder` (mobilefacenet|dlib_resnet), `quality_model`, `load_quality` (0|1),
+// `mode` (fast|accurate: the accurate mode fuses MobileFaceNet and dlib ResNet with flip augmentation and
+// landmark refinement, several times the embedding cost; it sets `embedder`, `flip` and `refine_landmarks`,
+// so set it before those), `detector` (yunet_s|yunet_n), `embedder` (mobilefacenet|dlib_resnet|
+// mobilefacenet+dlib_resnet), `refine_landmarks` (0|1: detect each face again on its upscaled region before
+// embedding), `quality_model`, `load_quality` (0|1),
 // `detector_input_size` (32..2048, default 320), `score_threshold` (0..1, default 0.5), `nms_iou` (0..1),
 // `min_face_size` (pixels, default 0), `max_faces` (1..1024, default 64), `flip` (0|1),
-// `operating_point` (far_1e-2|far_1e-3|far_1e-4), `load_liveness` (0|1, default 1),
+// `operating_point` (far_1e-2|far_1e-3|far_1e-4|far_1e-5|far_1e-6; for a gallery, the share of strangers it
+// may match: see `fk_engine_gallery_threshold`), `load_liveness` (0|1, default 1),
 // `liveness_operating_point` (apcer_1e-2|apcer_5e-2, default apcer_5e-2), `quality_policy`
 // (enrolment|unlock|gate; replaces every policy field, so set it before the fields), `require_liveness` (0|1:
 // whether deciding calls refuse a capture that is not live; 1 in every preset), and `quality.<field>` for each
@@ -418,6 +425,18 @@ int32_t fk_engine_operating_point(const struct fk_engine *engine);
 enum fk_status fk_engine_threshold(const struct fk_engine *engine,
                                    int32_t operating_point,
                                    float *out);
+
+// The threshold for deciding against a gallery of `templates` templates (`fk_gallery_search`'s `threshold`)
+// so that about the share of strangers `operating_point` names (an `fk_operating_point` value: its FAR, read
+// as a false-positive identification rate) match someone: the per-comparison FAR is that rate divided by
+// `templates`, and its threshold is interpolated on log FAR between the calibrated points (1e-2 … 1e-6). A
+// gallery so large that this falls below 1e-6 gets the 1e-6 threshold (strangers then match more often than
+// the target). Written on FK_OK only. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown
+// point, embedder not calibrated). Thread-safe.
+enum fk_status fk_engine_gallery_threshold(const struct fk_engine *engine,
+                                           int32_t operating_point,
+                                           size_t templates,
+                                           float *out);
 
 // Decodes a JPEG or PNG file into an RGB8 `fk_image` (upright, stride = width·3) whose pixels facekit owns:
 // release them with `fk_image_release`. A convenience for tools, tests and examples; camera frames need no
@@ -545,8 +564,8 @@ enum fk_status fk_gallery_remove(const struct fk_gallery *gallery, const char *i
 size_t fk_gallery_count(const struct fk_gallery *gallery);
 
 // Searches for `query` (`len` floats): up to `capacity` identities, best first, with similarity ≥
-// `threshold` (take it from `fk_engine_threshold` for a calibrated operating point; -1 returns the nearest
-// identities whatever their score). `*count` = hits written; 0 means "nobody enrolled matches" (the
+// `threshold` (take it from `fk_engine_gallery_threshold`, which holds the share of strangers matched at an
+// operating point whatever the gallery's size; -1 returns the nearest identities whatever their score). `*count` = hits written; 0 means "nobody enrolled matches" (the
 // open-set answer), still FK_OK. Returns FK_OK, FK_ERR_NULL_ARGUMENT,
 // FK_ERR_INVALID_ARGUMENT, FK_ERR_PANIC. Thread-safe.
 enum fk_status fk_gallery_search(const struct fk_gallery *gallery,

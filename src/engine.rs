@@ -2,23 +2,54 @@
 //! be created once and shared (by reference or `Arc`) by every thread of the application.
 
 use crate::align::align;
-use crate::compare::{cosine, Match, OperatingPoint};
+use crate::compare::{cosine, gallery_far, interpolate_threshold, GalleryThreshold, Match, OperatingPoint};
 use crate::detect::{DetectParams, Detector, Face, Region};
 use crate::embed::{Embedder, Embedding};
 use crate::error::{Error, Result};
 use crate::image::Image;
 use crate::liveness::{Liveness, LivenessPoint, LivenessReport, LivenessStatus};
-use crate::pack::{find_model_dir, Calibration, ModelPack};
+use crate::pack::{find_model_dir, Calibration, EmbedderSpec, ModelPack};
 use crate::quality::{reason, QualityModel, QualityPolicy, QualityReport};
 use std::path::Path;
 
-/// Engine settings. Start from `Options::default()` and change what you need.
+/// Fast or accurate: which embedder `Options::embedder = None` means, and (through [`Options::accurate`]) the
+/// settings that go with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The manifest's default embedder (MobileFaceNet): the fastest pipeline.
+    #[default]
+    Fast,
+    /// The manifest's accurate ensemble (MobileFaceNet and dlib ResNet, scores fused), with flip augmentation
+    /// and landmark refinement: several times the embedding cost (README, "Accurate mode").
+    Accurate,
+}
+
+impl Mode {
+    pub const NAMES: [&'static str; 2] = ["fast", "accurate"];
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Fast => "fast",
+            Mode::Accurate => "accurate",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Mode::Fast, Mode::Accurate].into_iter().find(|m| m.name() == s)
+    }
+}
+
+/// Engine settings. Start from `Options::default()` (or [`Options::accurate`]) and change what you need.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
     /// Detector model name in the manifest (`yunet_s`, `yunet_n`); `None` = the manifest's default.
     pub detector: Option<String>,
-    /// Embedder model name (`mobilefacenet`, `dlib_resnet`); `None` = the manifest's default.
+    /// Embedder: a model (`mobilefacenet`, `dlib_resnet`) or an ensemble (`mobilefacenet+dlib_resnet`) of the
+    /// manifest; `None` = the manifest's default for `mode`.
     pub embedder: Option<String>,
+    /// Which embedder `embedder = None` means. [`Options::accurate`] sets the other settings of the mode too.
+    pub mode: Mode,
+    /// Before a face is embedded, detect it again inside a square around its box, scaled up to the detector's
+    /// input (a second pass over a face-sized region: steadier landmarks, a better alignment).
+    pub refine_landmarks: bool,
     /// Quality model name (`lightqnet_dm100`, `lightqnet_dm050`); `None` = the manifest's default.
     pub quality_model: Option<String>,
     /// Load the learned quality model (LightQNet). Without it the quality report marks that component as
@@ -51,9 +82,31 @@ impl Default for Options {
             flip: false,
             operating_point: OperatingPoint::default(),
             quality: QualityPolicy::default(),
+            mode: Mode::Fast,
+            refine_landmarks: false,
         }
     }
 }
+
+impl Options {
+    /// The accurate mode: the manifest's ensemble, flip augmentation and landmark refinement.
+    pub fn accurate() -> Self {
+        let mut o = Options::default();
+        o.set_mode(Mode::Accurate);
+        o
+    }
+    /// Sets `mode` and the settings that go with it (flip, landmark refinement; the embedder goes back to the
+    /// mode's default). Set it before changing those individually.
+    pub fn set_mode(&mut self, mode: Mode) {
+        let accurate = mode == Mode::Accurate;
+        (self.mode, self.embedder, self.flip, self.refine_landmarks) = (mode, None, accurate, accurate);
+    }
+}
+
+/// Side of the square a face is re-detected in ([`Options::refine_landmarks`]), in face box sizes, and the
+/// detector input it is scaled to.
+pub const REFINE_REGION: f32 = 1.5;
+pub const REFINE_INPUT: u32 = 320;
 
 /// The face pipeline. See the crate docs for an example.
 #[derive(Debug)]
@@ -72,9 +125,19 @@ impl Engine {
     pub fn from_pack(pack: &ModelPack, options: Options) -> Result<Self> {
         let m = &pack.manifest;
         let det_spec = m.model(options.detector.as_deref().unwrap_or(&m.defaults.detector))?;
-        let emb_spec = m.model(options.embedder.as_deref().unwrap_or(&m.defaults.embedder))?;
+        let emb_name = match (&options.embedder, options.mode) {
+            (Some(n), _) => n.as_str(),
+            (None, Mode::Fast) => &m.defaults.embedder,
+            (None, Mode::Accurate) => m.defaults.accurate.as_deref().ok_or_else(|| {
+                Error::Unsupported(format!("the model pack ({}) has no accurate-mode ensemble", pack.origin()))
+            })?,
+        };
+        let emb_spec = m.embedder(emb_name)?;
         let detector = Detector::new(det_spec, &pack.read_verified(det_spec)?)?;
-        let embedder = Embedder::new(emb_spec, &pack.read_verified(emb_spec)?)?;
+        let embedder = match emb_spec {
+            EmbedderSpec::Model(s) => Embedder::new(s, &pack.read_verified(s)?)?,
+            EmbedderSpec::Ensemble(e) => Embedder::ensemble(e, pack)?,
+        };
         let quality = match (options.load_quality, options.quality_model.as_deref().or(m.defaults.quality.as_deref())) {
             (true, Some(name)) => {
                 let spec = m.model(name)?;
@@ -86,7 +149,7 @@ impl Engine {
             (true, Some(set)) => Some(Liveness::load(set, pack)?),
             _ => None,
         };
-        let calibration = emb_spec.calibrations.iter().find(|c| c.flip == options.flip).cloned();
+        let calibration = emb_spec.calibrations().iter().find(|c| c.flip == options.flip).cloned();
         options.quality.validate()?;
         Ok(Engine { detector, embedder, quality, liveness, calibration, options, origin: pack.origin() })
     }
@@ -132,9 +195,10 @@ impl Engine {
     pub fn liveness_model(&self) -> Option<&Liveness> {
         self.liveness.as_ref()
     }
-    /// Identity of the embedder (its sha256): embeddings — and galleries — from different models never mix.
+    /// Identity of the embedder (a model's sha256; an ensemble's models, sha256s and scales): embeddings —
+    /// and galleries — from different embedders never mix.
     pub fn model_id(&self) -> &str {
-        &self.embedder.spec().sha256
+        self.embedder.model_id()
     }
     /// Embedding dimension.
     pub fn dim(&self) -> usize {
@@ -180,27 +244,67 @@ impl Engine {
         align(img, face, self.embedder.template())
     }
 
-    /// Aligns and embeds one face (with flip augmentation if the options say so).
+    /// Aligns and embeds one face (its landmarks refined first and flip augmentation applied if the options
+    /// say so).
     pub fn embed(&self, img: &Image, face: &Face) -> Result<Embedding> {
-        self.embed_aligned(&self.align(img, face)?)
+        self.embedder.embed(img, &self.refine(img, face)?, None, self.options.flip)
     }
 
-    /// Embeds an already aligned crop.
-    pub fn embed_aligned(&self, crop: &Image) -> Result<Embedding> {
-        self.embedder.embed(crop, self.options.flip)
+    /// Embeds `face` when its aligned crop ([`align`](Self::align)) is already at hand. No landmark
+    /// refinement: the crop was made from these landmarks.
+    pub fn embed_with_crop(&self, img: &Image, face: &Face, crop: &Image) -> Result<Embedding> {
+        self.embedder.embed(img, face, Some(crop), self.options.flip)
+    }
+
+    /// `face` detected again inside a square of [`REFINE_REGION`] box sizes around it, scaled to
+    /// [`REFINE_INPUT`] pixels (the tracker's region re-detection, [`Detector::detect_region`]) when the
+    /// options ask for landmark refinement; the detection overlapping `face` most (IoU ≥ 0.5), else `face`.
+    pub fn refine(&self, img: &Image, face: &Face) -> Result<Face> {
+        if !self.options.refine_landmarks {
+            return Ok(*face);
+        }
+        let side = REFINE_REGION * face.width.max(face.height);
+        let Some(region) = Region::square_around(face.x + face.width / 2.0, face.y + face.height / 2.0, side, img.width(), img.height()) else {
+            return Ok(*face);
+        };
+        // A face is expected there: a lower score threshold, as the tracker's region search uses.
+        let p = DetectParams { input_size: REFINE_INPUT, score_threshold: self.options.detect.score_threshold.min(0.3), min_face_size: 0.0, ..self.options.detect.clone() };
+        let found = self.detector.detect_region(img, region, &p)?;
+        Ok(found.into_iter().map(|f| (f.iou(face), f)).filter(|(iou, _)| *iou >= 0.5).max_by(|a, b| a.0.total_cmp(&b.0)).map_or(*face, |(_, f)| f))
     }
 
     /// The calibrated threshold of an operating point.
     pub fn threshold(&self, op: OperatingPoint) -> Result<f32> {
-        let cal = self.calibration.as_ref().ok_or_else(|| {
-            Error::invalid(format!(
-                "embedder '{}' has no calibration for flip={} in the manifest; run `facekit calibrate`",
-                self.embedder.spec().name,
-                self.options.flip
-            ))
-        })?;
+        let cal = self.calibration_or_err()?;
         cal.thresholds.get(op.key()).copied().ok_or_else(|| {
             Error::invalid(format!("operating point {} was not measurable on {}", op.key(), cal.dataset))
+        })
+    }
+
+    /// The threshold a gallery of `templates` templates decides at so that about `target_fpir` of strangers
+    /// match someone (false-positive identification rate; deciding commands pass their operating point's FAR):
+    /// per comparison, FAR = FPIR / templates ([`gallery_far`]), its threshold interpolated on log FAR between
+    /// the calibrated points ([`interpolate_threshold`]). One template: the 1:1 threshold. A gallery too large
+    /// for the strictest calibrated point gets that point's threshold, and
+    /// [`GalleryThreshold::exceeds_calibration`] says so.
+    pub fn gallery_threshold(&self, target_fpir: f64, templates: usize) -> Result<GalleryThreshold> {
+        if !(target_fpir > 0.0 && target_fpir < 1.0) {
+            return Err(Error::invalid(format!("target FPIR {target_fpir} is not in (0, 1)")));
+        }
+        let cal = self.calibration_or_err()?;
+        let per_comparison_far = gallery_far(target_fpir, templates);
+        let (threshold, calibrated_far) = interpolate_threshold(&cal.points(), per_comparison_far)
+            .ok_or_else(|| Error::invalid(format!("no operating point was measurable on {}", cal.dataset)))?;
+        Ok(GalleryThreshold { threshold, target_fpir, per_comparison_far, calibrated_far })
+    }
+
+    fn calibration_or_err(&self) -> Result<&Calibration> {
+        self.calibration.as_ref().ok_or_else(|| {
+            Error::invalid(format!(
+                "embedder '{}' has no calibration for flip={} in the manifest; run `facekit calibrate`",
+                self.embedder.name(),
+                self.options.flip
+            ))
         })
     }
 

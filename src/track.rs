@@ -15,8 +15,9 @@
 //! - **Decision.** Once a track has `min_captures` good captures (or `decide_within` frames have passed),
 //!   it is decided once: poor quality (no good capture), not live (when the engine's policy requires liveness,
 //!   the captures' mean liveness score under the calibrated threshold), or the aggregated embedding compared
-//!   with the reference (a gallery: who is it; a template: is it them) at the engine's operating point. A
-//!   decision is final while the track lives: no flicker.
+//!   with the reference (a gallery: who is it; a template: is it them) at the engine's operating point (for a
+//!   gallery, the threshold for its size: [`Engine::gallery_threshold`]). A decision is final while the track
+//!   lives: no flicker.
 //!
 //! A tracker belongs to one stream and is used from one thread at a time; many trackers share one engine
 //! (which stays immutable). Its state is plain data owned by the tracker.
@@ -145,7 +146,8 @@ pub struct Decision {
     pub identity: Option<String>,
     /// Cosine similarity of the aggregated embedding to the reference; NaN when nothing was compared.
     pub similarity: f32,
-    /// Threshold of `operating_point` the similarity was decided at; NaN when nothing was compared.
+    /// Threshold the similarity was decided at: `operating_point`'s, or for a gallery the one for its size
+    /// ([`Engine::gallery_threshold`]); NaN when nothing was compared.
     pub threshold: f32,
     pub operating_point: OperatingPoint,
     /// Mean liveness score of the captures (NaN when the engine has no liveness stage).
@@ -557,7 +559,8 @@ impl<'a> Tracker<'a> {
         if !q.acceptable {
             return Ok(());
         }
-        let emb = e.embed_aligned(&crop)?;
+        // With landmark refinement the accepted face is aligned again from its refined landmarks.
+        let emb = if e.options().refine_landmarks { e.embed(frame, &face)? } else { e.embed_with_crop(frame, &face, &crop)? };
         self.stats.embeddings += 1;
         // Liveness is averaged over the good captures: one frame can fool it, a stream of them less easily.
         let live = match e.liveness_model() {
@@ -623,16 +626,19 @@ impl<'a> Tracker<'a> {
                 Aggregate::Best => s.best_embedding.clone(),
             }
             .ok_or_else(|| Error::Internal("track has no embedding to decide on".into()))?;
-            let threshold = e.threshold(op)?;
-            d.threshold = threshold;
-            let (similarity, identity) = match &self.reference {
+            // A gallery decides at the threshold for its size (Engine::gallery_threshold), a template at op's.
+            let (similarity, identity, threshold) = match &self.reference {
                 Reference::None => return Ok(()),
-                Reference::Template(t) => (cosine(agg.as_slice(), t.as_slice())?, None),
-                Reference::Gallery(g) => match g.search(agg.as_slice(), 1, None)?.into_iter().next() {
-                    Some(h) => (h.similarity, Some(h.id)),
-                    None => (f32::NAN, None),
-                },
+                Reference::Template(t) => (cosine(agg.as_slice(), t.as_slice())?, None, e.threshold(op)?),
+                Reference::Gallery(g) => {
+                    let threshold = e.gallery_threshold(op.far(), g.template_count())?.threshold;
+                    match g.search(agg.as_slice(), 1, None)?.into_iter().next() {
+                        Some(h) => (h.similarity, Some(h.id), threshold),
+                        None => (f32::NAN, None, threshold),
+                    }
+                }
             };
+            d.threshold = threshold;
             d.similarity = similarity;
             d.identity = identity;
             d.verdict = if similarity >= threshold { Verdict::Accepted } else { Verdict::NoMatch };

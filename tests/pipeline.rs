@@ -22,11 +22,40 @@ fn lfw_subset_accuracy() {
     let all = eval::lfw_pairs(&common::data("lfw"), None).unwrap();
     assert_eq!(all.len(), 6000);
     let pairs: Vec<Pair> = all.into_iter().step_by(20).collect();
-    let (r, _) = eval::evaluate(common::engine(), &pairs, 2, false, false).unwrap();
+    let run = eval::Run { threads: 2, ..Default::default() };
+    let (r, _) = eval::evaluate(common::engine(), &pairs, &run, false).unwrap();
     eprintln!("LFW subset: {} pairs, accuracy {:.2} % ± {:.2}, failures {}", r.pairs, r.accuracy, r.accuracy_std, r.failures);
     assert_eq!(r.pairs, 300);
     assert!(r.accuracy >= 97.0, "accuracy {:.2} % on 300 LFW pairs", r.accuracy);
     assert!(r.failures <= 1);
+}
+
+/// Open-set 1:N on a small LFW gallery (the protocol of `facekit eval identify --open-set` on the first 120
+/// people with several photos, at most 4 photos each, and 150 single-photo people as distractors: 210 enrolled,
+/// 297 probes: 113 mated, 184 non-mated): at a target FPIR of 10 %, the gallery-size threshold rule
+/// (per-comparison FAR = 0.1 / 210, interpolated between the calibrated points) must let in a share of
+/// strangers near 10 % (measured: 7.6 %). A rule that forgot
+/// the gallery size (FAR 0.1 per comparison) lets in most of them; one that divided twice, almost none.
+#[test]
+fn open_set_gallery_threshold_rule_holds_its_target() {
+    let people = eval::lfw_people(&common::data("lfw")).unwrap();
+    let multi = people.iter().filter(|(_, v)| v.len() >= 2).take(120).map(|(n, v)| (n.clone(), v[..v.len().min(4)].to_vec()));
+    let single = people.iter().filter(|(_, v)| v.len() == 1).take(150).cloned();
+    let mut subset: Vec<(String, Vec<PathBuf>)> = multi.chain(single).collect();
+    subset.sort();
+    let run = eval::Run { threads: 2, ..Default::default() };
+    let (r, scores) = eval::open_set::evaluate(common::engine(), &subset, &run).unwrap();
+    let rule = &r.gallery_rule[0];
+    eprintln!(
+        "open set: gallery {}, mated {}, non-mated {}, rank-1 {:.1} %, target FPIR 10 %: threshold {:.4}, measured FPIR {:.1} %, FNIR {:.1} %",
+        r.gallery_size, r.mated_probes, r.nonmated_probes, r.rank1, rule.threshold, rule.fpir, rule.fnir
+    );
+    assert_eq!((r.gallery_size, scores.mated.len(), scores.nonmated.len()), (210, r.mated_probes, r.nonmated_probes));
+    assert_eq!((r.mated_probes, r.nonmated_probes), (113, 184), "the protocol on this subset");
+    assert_eq!(rule.target_fpir, 0.1);
+    assert!((rule.per_comparison_far - 0.1 / 210.0).abs() < 1e-12 && !rule.exceeds_calibration);
+    assert!((3.0..=25.0).contains(&rule.fpir), "measured FPIR {:.1} % at a target of 10 %", rule.fpir);
+    assert!(rule.fnir < 15.0 && r.rank1 > 90.0, "FNIR {:.1} %, rank-1 {:.1} %", rule.fnir, r.rank1);
 }
 
 #[test]

@@ -47,9 +47,18 @@ pub struct PipelineArgs {
     /// Detector model of the manifest (yunet_s, yunet_n) [default: the manifest's].
     #[arg(long, value_name = "NAME")]
     pub detector: Option<String>,
-    /// Embedder model of the manifest (mobilefacenet, dlib_resnet) [default: the manifest's].
-    #[arg(long, value_name = "NAME")]
+    /// Embedder of the manifest: a model (mobilefacenet, dlib_resnet) or an ensemble
+    /// (mobilefacenet+dlib_resnet) [default: the manifest's].
+    #[arg(long, value_name = "NAME", conflicts_with = "accurate")]
     pub embedder: Option<String>,
+    /// Accurate mode: MobileFaceNet and dlib ResNet fused, flip augmentation, landmark refinement (several
+    /// times the embedding cost; its own calibration).
+    #[arg(long)]
+    pub accurate: bool,
+    /// Detect each face again on its upscaled region before embedding (steadier landmarks; one more
+    /// detector run per face).
+    #[arg(long)]
+    pub refine_landmarks: bool,
     /// Detector input: the longer image side is scaled to this many pixels.
     #[arg(long, value_name = "PX", default_value_t = DEFAULT_DETECT.input_size,
           value_parser = clap::value_parser!(u32).range(32..=facekit::detect::MAX_INPUT_SIZE as i64))]
@@ -72,10 +81,11 @@ pub struct PipelineArgs {
 impl PipelineArgs {
     /// Library options for these settings (the quality model is not loaded unless `quality` asks for it).
     pub fn options(&self, quality: Option<&QualityArgs>) -> Options {
-        let mut o = Options::default();
+        let mut o = if self.accurate { Options::accurate() } else { Options::default() };
         o.detector = self.detector.clone();
         o.embedder = self.embedder.clone();
-        o.flip = self.flip;
+        o.flip |= self.flip;
+        o.refine_landmarks |= self.refine_landmarks;
         o.detect = DetectParams {
             input_size: self.det_size,
             score_threshold: self.min_score,

@@ -185,18 +185,34 @@ pub fn identify(m: &ModelArgs, p: &PipelineArgs, d: &DecisionArgs, gallery: &Pat
     let face = largest(&e, &img, image)?;
     e.check_capture(&img, &face)?;
     let emb = e.embed(&img, &face)?;
-    let threshold = e.threshold(d.op)?;
+    // The threshold for this gallery's size: about `op`'s FAR of strangers match anyone.
+    let gt = e.gallery_threshold(d.op.far(), g.template_count())?;
+    let threshold = gt.threshold;
+    if gt.exceeds_calibration() {
+        eprintln!(
+            "facekit: warning: {} templates at a target FPIR of {:e} need a per-comparison FAR of {:.1e}, below the strictest calibrated point ({:e}): strangers will match more often than the target",
+            g.template_count(), gt.target_fpir, gt.per_comparison_far, gt.calibrated_far
+        );
+    }
     let hits = g.search(emb.as_slice(), 5, Some(threshold))?;
+    let rule = format!("{} for {} templates: per-comparison FAR {:.1e}", d.op.key(), g.template_count(), gt.per_comparison_far);
     if json {
         let h: Vec<Value> = hits.iter().map(|h| json!({"id": h.id, "similarity": h.similarity})).collect();
-        println!("{}", json!({"identity": hits.first().map(|h| h.id.clone()), "hits": h, "threshold": threshold, "operating_point": d.op.key()}));
+        println!(
+            "{}",
+            json!({
+                "identity": hits.first().map(|h| h.id.clone()), "hits": h, "threshold": threshold, "operating_point": d.op.key(),
+                "target_fpir": gt.target_fpir, "templates": g.template_count(), "per_comparison_far": gt.per_comparison_far,
+                "calibrated_far": gt.calibrated_far,
+            })
+        );
     } else if let Some(best) = hits.first() {
-        println!("{} (similarity {:.4}, threshold {:.4} at {})", best.id, best.similarity, threshold, d.op.key());
+        println!("{} (similarity {:.4}, threshold {threshold:.4} at {rule})", best.id, best.similarity);
         for h in &hits[1..] {
             println!("  also above threshold: {} ({:.4})", h.id, h.similarity);
         }
     } else {
-        println!("nobody enrolled (no identity reaches the threshold {threshold:.4} at {})", d.op.key());
+        println!("nobody enrolled (no identity reaches the threshold {threshold:.4} at {rule})");
     }
     Ok(if hits.is_empty() { Code::NoMatch } else { Code::Ok })
 }

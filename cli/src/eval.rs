@@ -49,19 +49,46 @@ pub enum EvalCommand {
         #[arg(long, value_name = "F.svg")]
         roc: Option<PathBuf>,
     },
-    /// LFW 1:N, closed set: each person's first image enrolled, every further image a probe (rank-1, rank-5).
+    /// LFW 1:N. Closed set (default): each person's first image enrolled, every further image a probe
+    /// (rank-1, rank-5). Open set (--open-set, as NIST FRVT): people with 2+ images at even positions enrolled
+    /// with their first image, single-image people enrolled as distractors; mated probes = the enrolled
+    /// people's other images, non-mated probes = every image of the odd-position people (rank-1, FNIR at FPIR
+    /// 1e-1/1e-2/1e-3, the gallery-size threshold rule checked at those targets).
     Identify {
         root: PathBuf,
         /// Only the first N people (sorted by name).
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
+        /// The open-set protocol (FPIR/FNIR) instead of the closed set.
+        #[arg(long)]
+        open_set: bool,
+        /// Write the open-set DET curve (FNIR against FPIR, log axes) as an SVG plot.
+        #[arg(long, value_name = "F.svg", requires = "open_set")]
+        det: Option<PathBuf>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        threads: ThreadArgs,
+        run: RunArgs,
         #[command(flatten)]
         pipeline: PipelineArgs,
     },
+}
+
+/// How images are embedded: threads, and an embedding cache shared by the commands of one configuration.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    threads: ThreadArgs,
+    /// Embedding cache: images this pipeline already embedded into FILE are read from it, new ones are
+    /// added (a file made by another pipeline is replaced). Use one file per configuration.
+    #[arg(long, value_name = "FILE")]
+    cache: Option<PathBuf>,
+}
+
+impl RunArgs {
+    fn run(&self) -> eval::Run {
+        eval::Run { threads: self.threads.get(), progress: true, cache: self.cache.clone() }
+    }
 }
 
 /// The liveness data set arguments of `eval liveness` and `calibrate liveness`.
@@ -108,7 +135,7 @@ pub struct EvalArgs {
     #[arg(long, value_name = "NAME")]
     quality_model: Option<String>,
     #[command(flatten)]
-    threads: ThreadArgs,
+    run: RunArgs,
     #[command(flatten)]
     pipeline: PipelineArgs,
 }
@@ -137,6 +164,20 @@ pub enum CalibrateCommand {
         #[command(flatten)]
         opts: CalibrateArgs,
     },
+    /// Score normalisation of an ensemble: each model's impostor cosine mean and standard deviation over every
+    /// different-identity pair of a pair list's images (default: LFW's development list pairsDevTrain.txt,
+    /// not the test folds). Calibrate the ensemble's thresholds afterwards: they depend on it.
+    Fusion {
+        root: PathBuf,
+        /// Pair list in LFW's format [default: ROOT/pairsDevTrain.txt].
+        #[arg(long, value_name = "FILE")]
+        pairs: Option<PathBuf>,
+        /// Ensemble of the manifest [default: the manifest's accurate-mode one].
+        #[arg(long, value_name = "NAME")]
+        ensemble: Option<String>,
+        #[command(flatten)]
+        opts: CalibrateArgs,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -147,7 +188,7 @@ pub struct CalibrateArgs {
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
     #[command(flatten)]
-    threads: ThreadArgs,
+    run: RunArgs,
     #[command(flatten)]
     pipeline: PipelineArgs,
 }
@@ -167,7 +208,10 @@ pub fn eval(m: &ModelArgs, c: EvalCommand) -> Result<Code, Error> {
     match c {
         EvalCommand::Lfw { root, pairs, opts } => evaluate(m, eval::lfw_pairs(&root, pairs.as_deref())?, opts),
         EvalCommand::Pairs { list, opts } => evaluate(m, eval::list_pairs(&list)?, opts),
-        EvalCommand::Identify { root, limit, json, threads, pipeline } => identify(m, &pipeline, &root, limit, json, threads.get()),
+        EvalCommand::Identify { root, limit, open_set: false, json, run, pipeline, .. } => identify(m, &pipeline, &root, limit, json, &run.run()),
+        EvalCommand::Identify { root, limit, open_set: true, det, json, run, pipeline } => {
+            open_set(m, &pipeline, &root, limit, json, det.as_deref(), &run.run())
+        }
         EvalCommand::Liveness { data, json, liveness_op, det, roc } => eval_liveness(m, &data, liveness_op, json, det.as_deref(), roc.as_deref()),
     }
 }
@@ -219,7 +263,7 @@ fn evaluate(m: &ModelArgs, pairs: Vec<Pair>, a: EvalArgs) -> Result<Code, Error>
     let want_quality = a.reject.is_some() || a.erc.is_some();
     let quality = want_quality.then(|| QualityArgs { quality_model: a.quality_model.clone(), policy: Default::default() });
     let e = a.pipeline.engine(m, quality.as_ref())?;
-    let (mut r, scored) = eval::evaluate(&e, &pairs, a.threads.get(), want_quality, true)?;
+    let (mut r, scored) = eval::evaluate(&e, &pairs, &a.run.run(), want_quality)?;
     if want_quality {
         r.reject = Some(eval::reject_report(&scored, a.reject.unwrap_or(0.1)));
     }
@@ -246,6 +290,13 @@ fn evaluate(m: &ModelArgs, pairs: Vec<Pair>, a: EvalArgs) -> Result<Code, Error>
             pct(r.eer, "needs genuine and impostor pairs"),
             r.seconds
         );
+        if let Some(x) = &r.extended {
+            let tars: Vec<String> = facekit::OperatingPoint::ALL
+                .iter()
+                .map(|op| format!("TAR@FAR{} {}", op.key().trim_start_matches("far_"), pct(x.tar[op.key()], imp)))
+                .collect();
+            println!("against all {} different-identity pairs of the images: {}", x.impostor_pairs, tars.join("  "));
+        }
         if let Some(rj) = &r.reject {
             println!(
                 "reject {:.0}% ({} pairs): FNMR@FMR1e-3 {} -> {}, FNMR@FMR1e-2 {} -> {}",
@@ -267,42 +318,64 @@ pub fn calibrate(m: &ModelArgs, c: CalibrateCommand) -> Result<Code, Error> {
         let cal = liveness::eval::calibrate_dir(&e, &data.dir, data.split.as_deref(), data.threads.get(), true)?;
         let mut manifest = m.pack()?.manifest;
         manifest.set_liveness_calibration(cal.clone())?;
-        std::fs::write(out, manifest.to_json()).map_err(|err| Error::Io { path: out.clone(), source: err })?;
+        write_manifest(out, &manifest)?;
         println!("{}", serde_json::to_string_pretty(&cal).expect("serialises"));
         eprintln!("wrote {}", out.display());
+        return Ok(Code::Ok);
+    }
+    if let CalibrateCommand::Fusion { root, pairs, ensemble, opts: a } = &c {
+        let file = pairs.clone().unwrap_or_else(|| root.join("pairsDevTrain.txt"));
+        let list = limit(eval::lfw_pairs(root, Some(&file))?, a.limit);
+        let pk = m.pack()?;
+        let mut manifest = pk.manifest.clone();
+        let name = match ensemble.as_deref().or(manifest.defaults.accurate.as_deref()) {
+            Some(n) => n.to_string(),
+            None => return Err(Error::invalid("the manifest has no accurate-mode ensemble: name one with --ensemble")),
+        };
+        let before = manifest.ensemble(&name)?.clone();
+        let dataset = format!("LFW {}", file.display());
+        let after = eval::normalise_ensemble(&pk, &a.pipeline.options(None), &before, &list, &dataset, &a.run.run())?;
+        let slot = manifest.ensembles.iter_mut().find(|e| e.name == name).expect("found above");
+        *slot = after.clone();
+        // The fused scores changed: the old thresholds no longer hold.
+        slot.calibrations.clear();
+        write_manifest(&a.out, &manifest)?;
+        println!("{}", serde_json::to_string_pretty(&after.members).expect("serialises"));
+        eprintln!("wrote {} (the ensemble's calibrations were removed: run `facekit calibrate lfw --embedder {name}`)", a.out.display());
         return Ok(Code::Ok);
     }
     let (pairs, dataset, a) = match c {
         CalibrateCommand::Lfw { root, pairs, opts } => (eval::lfw_pairs(&root, pairs.as_deref())?, format!("LFW {}", root.display()), opts),
         CalibrateCommand::Pairs { list, opts } => (eval::list_pairs(&list)?, list.display().to_string(), opts),
-        CalibrateCommand::Liveness { .. } => unreachable!("handled above"),
+        CalibrateCommand::Liveness { .. } | CalibrateCommand::Fusion { .. } => unreachable!("handled above"),
     };
     let pairs = limit(pairs, a.limit);
     let pk = m.pack()?;
     let e = Engine::from_pack(&pk, a.pipeline.options(None))?;
-    let cal = eval::calibrate(&e, &pairs, &dataset, a.threads.get(), true)?;
+    let cal = eval::calibrate(&e, &pairs, &dataset, &a.run.run())?;
     let mut manifest = pk.manifest.clone();
-    let spec = manifest.model_mut(&e.embedder().spec().name)?;
-    spec.calibrations.retain(|c| c.flip != cal.flip);
-    spec.calibrations.push(cal.clone());
-    spec.calibrations.sort_by_key(|c| c.flip);
-    std::fs::write(&a.out, manifest.to_json()).map_err(|err| Error::Io { path: a.out.clone(), source: err })?;
+    let cals = manifest.calibrations_mut(e.embedder().name())?;
+    cals.retain(|c| c.flip != cal.flip);
+    cals.push(cal.clone());
+    cals.sort_by_key(|c| c.flip);
+    write_manifest(&a.out, &manifest)?;
     println!("{}", serde_json::to_string_pretty(&cal).expect("serialises"));
     eprintln!("wrote {}", a.out.display());
     Ok(Code::Ok)
 }
 
+fn write_manifest(out: &Path, manifest: &facekit::pack::Manifest) -> Result<(), Error> {
+    std::fs::write(out, manifest.to_json()).map_err(|err| Error::Io { path: out.to_path_buf(), source: err })
+}
+
 /// LFW 1:N, closed set: each person's first image (sorted) enrolled, every further image of people with 2+
 /// images a probe.
-fn identify(m: &ModelArgs, p: &PipelineArgs, root: &Path, limit: Option<usize>, json: bool, threads: usize) -> Result<Code, Error> {
+fn identify(m: &ModelArgs, p: &PipelineArgs, root: &Path, limit: Option<usize>, json: bool, run: &eval::Run) -> Result<Code, Error> {
     let t0 = Instant::now();
-    let mut people = eval::lfw_people(root)?;
-    if let Some(n) = limit {
-        people.truncate(n);
-    }
+    let people = lfw_people(root, limit)?;
     let e = p.engine(m, None)?;
     let all: Vec<PathBuf> = people.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
-    let samples = eval::embed_all(&e, &all, threads, false, true)?;
+    let samples = eval::embed_all(&e, &all, run, false)?;
     let g = Gallery::new(e.model_id(), e.dim())?;
     for (name, imgs) in &people {
         g.enroll(name, &[samples[&imgs[0]].embedding.as_slice()])?;
@@ -321,7 +394,7 @@ fn identify(m: &ModelArgs, p: &PipelineArgs, root: &Path, limit: Option<usize>, 
     let rate = |n: usize| if probes == 0 { f64::NAN } else { 100.0 * n as f64 / probes as f64 };
     let v = json!({
         "gallery": g.count(), "probes": probes, "failures": failures, "rank1": rate(r1), "rank5": rate(r5),
-        "seconds": t0.elapsed().as_secs_f64(), "embedder": e.embedder().spec().name, "flip": e.options().flip,
+        "seconds": t0.elapsed().as_secs_f64(), "embedder": e.embedder().name(), "flip": e.options().flip,
     });
     if json {
         println!("{v}");
@@ -334,6 +407,57 @@ fn identify(m: &ModelArgs, p: &PipelineArgs, root: &Path, limit: Option<usize>, 
             pct(rate(r1), "no probes"),
             pct(rate(r5), "no probes"),
             t0.elapsed().as_secs_f64()
+        );
+    }
+    Ok(Code::Ok)
+}
+
+/// LFW's people sorted by name, the first `limit` of them.
+fn lfw_people(root: &Path, limit: Option<usize>) -> Result<Vec<(String, Vec<PathBuf>)>, Error> {
+    let mut people = eval::lfw_people(root)?;
+    if let Some(n) = limit {
+        people.truncate(n);
+    }
+    Ok(people)
+}
+
+/// LFW 1:N, open set (see `facekit eval identify --help` and `facekit::eval::open_set`).
+fn open_set(m: &ModelArgs, p: &PipelineArgs, root: &Path, limit: Option<usize>, json: bool, det: Option<&Path>, run: &eval::Run) -> Result<Code, Error> {
+    let people = lfw_people(root, limit)?;
+    let e = p.engine(m, None)?;
+    let (r, scores) = eval::open_set::evaluate(&e, &people, run)?;
+    if let Some(f) = det {
+        let mut plot = plot::det(&scores.det(), "FPIR (share of strangers matched to someone)", "FNIR (enrolled people missed), %", "Open-set 1:N DET");
+        let rule: Vec<(f64, f64)> = r.gallery_rule.iter().map(|g| (g.fpir / 100.0, g.fnir / 100.0)).collect();
+        plot.add_markers("gallery rule at target FPIR 1e-1, 1e-2, 1e-3", &rule);
+        plot.save(f)?;
+    }
+    if json {
+        println!("{}", serde_json::to_string(&r).expect("report serialises"));
+        return Ok(Code::Ok);
+    }
+    let few = "too few non-mated probes";
+    println!(
+        "gallery {}  mated probes {}  non-mated probes {}  no-face {}  rank-1 {}  FNIR@FPIR1e-1 {}  FNIR@FPIR1e-2 {}  FNIR@FPIR1e-3 {}  ({:.0} s)",
+        r.gallery_size,
+        r.mated_probes,
+        r.nonmated_probes,
+        r.failures,
+        pct(r.rank1, "no mated probes"),
+        pct(r.fnir_at_fpir_1e1, few),
+        pct(r.fnir_at_fpir_1e2, few),
+        pct(r.fnir_at_fpir_1e3, few),
+        r.seconds
+    );
+    for g in &r.gallery_rule {
+        let clamp = if g.exceeds_calibration { format!(" (beyond the calibration: held at {:.0e})", g.calibrated_far) } else { String::new() };
+        println!(
+            "gallery rule, target FPIR {:.0e}: per-comparison FAR {:.2e}{clamp}, threshold {:.4}: measured FPIR {}, FNIR {}",
+            g.target_fpir,
+            g.per_comparison_far,
+            g.threshold,
+            pct(g.fpir, few),
+            pct(g.fnir, "no mated probes")
         );
     }
     Ok(Code::Ok)

@@ -38,7 +38,8 @@ impl Axis {
         match self.scale {
             Scale::Log => {
                 let (a, b) = (self.min.log10().ceil() as i32, self.max.log10().floor() as i32);
-                (a..=b).map(|k| (10f64.powi(k), if k == 0 { "1".into() } else { format!("1e{k}") })).collect()
+                // Whole numbers as such (1, 10, 100: percent axes), fractions as powers (1e-3: rate axes).
+                (a..=b).map(|k| (10f64.powi(k), if k >= 0 { format!("{}", 10u64.pow(k as u32)) } else { format!("1e{k}") })).collect()
             }
             Scale::Linear => {
                 let span = self.max - self.min;
@@ -57,6 +58,8 @@ impl Axis {
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
+    /// Drawn as separate marked points (e.g. operating points) instead of a line.
+    pub markers: bool,
 }
 
 pub struct Plot {
@@ -117,13 +120,30 @@ impl Plot {
                 .iter()
                 .filter_map(|&(x, y)| Some(format!("{:.1},{:.1}", px(self.x.pos(x)?), py(self.y.pos(y)?))))
                 .collect();
-            let _ = writeln!(s, r#"<polyline fill="none" stroke="{c}" stroke-width="2" points="{}"/>"#, pts.join(" "));
             let ly = TOP + 18.0 + 18.0 * i as f64;
-            let _ = writeln!(s, r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{c}" stroke-width="2"/>"#, LEFT + pw - 190.0, LEFT + pw - 165.0);
-            let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}">{}</text>"#, LEFT + pw - 158.0, ly + 4.0, esc(&ser.name));
+            // The legend sits in the top-right corner; long names extend it to the left.
+            let lx = LEFT + pw - 165.0 - 7.0 * (ser.name.chars().count() as f64 - 20.0).max(0.0);
+            if ser.markers {
+                for p in &pts {
+                    let (x, y) = p.split_once(',').expect("x,y");
+                    let _ = writeln!(s, r#"<circle cx="{x}" cy="{y}" r="5" fill="{c}"/>"#);
+                }
+                let _ = writeln!(s, r#"<circle cx="{:.1}" cy="{ly:.1}" r="5" fill="{c}"/>"#, lx - 12.0);
+            } else {
+                let _ = writeln!(s, r#"<polyline fill="none" stroke="{c}" stroke-width="2" points="{}"/>"#, pts.join(" "));
+                let _ = writeln!(s, r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{c}" stroke-width="2"/>"#, lx - 25.0, lx);
+            }
+            let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}">{}</text>"#, lx + 7.0, ly + 4.0, esc(&ser.name));
         }
         s.push_str("</svg>\n");
         s
+    }
+
+    /// Adds marked points (fractions on both axes, as the curve's) named `name`, e.g. operating points on a
+    /// DET curve; points the axes cannot show are left out.
+    pub fn add_markers(&mut self, name: &str, points: &[(f64, f64)]) {
+        let points = points.iter().map(|&(x, y)| (x, 100.0 * y)).collect();
+        self.series.push(Series { name: name.into(), points, markers: true });
     }
 
     /// Writes the SVG. The file name must end in `.svg`: the plots are vector text, not pixels.
@@ -156,7 +176,7 @@ pub fn roc(points: &[(f64, f64)]) -> Plot {
         title: "ROC: genuine pairs accepted against impostor pairs accepted".into(),
         x: Axis::new("false-accept rate (FAR)", Scale::Log, 10f64.powf(min_far.log10().floor()), 1.0),
         y: Axis::new("true-accept rate (TAR), %", Scale::Linear, (min_tar - 1.0).floor().clamp(0.0, 99.0), 100.0),
-        series: vec![Series { name: "facekit".into(), points: pts }],
+        series: vec![Series { name: "facekit".into(), points: pts, markers: false }],
     }
 }
 
@@ -170,7 +190,7 @@ pub fn det(points: &[(f64, f64)], x_label: &str, y_label: &str, title: &str) -> 
         title: title.into(),
         x: Axis::new(x_label, Scale::Log, 10f64.powf(min_x.log10().floor()), 1.0),
         y: Axis::new(y_label, Scale::Log, 10f64.powf(min_y.log10().floor()), 100.0),
-        series: vec![Series { name: "facekit".into(), points: pts }],
+        series: vec![Series { name: "facekit".into(), points: pts, markers: false }],
     }
 }
 
@@ -181,7 +201,7 @@ pub fn erc(points: &[(f64, f64)]) -> Plot {
         title: "Error versus reject: FNMR at FMR 1e-3".into(),
         x: Axis::new("fraction of lowest-quality pairs rejected, %", Scale::Linear, 0.0, 30.0),
         y: Axis::new("FNMR at FMR 1e-3, %", Scale::Linear, 0.0, (max * 1.1).max(0.1)),
-        series: vec![Series { name: "quality-ranked".into(), points: points.iter().map(|&(x, y)| (100.0 * x, y)).collect() }],
+        series: vec![Series { name: "quality-ranked".into(), points: points.iter().map(|&(x, y)| (100.0 * x, y)).collect(), markers: false }],
     }
 }
 
@@ -197,6 +217,18 @@ mod tests {
         assert!(s.contains(">1e-3<") && s.contains(">1e-4<"), "decade ticks");
         assert_eq!(s.matches("<polyline").count(), 1);
         assert!(p.save(Path::new("/tmp/x.png")).is_err(), "only .svg names");
+    }
+
+    #[test]
+    fn det_has_log_axes_and_marked_operating_points() {
+        let curve = [(1e-3, 0.3), (1e-2, 0.12), (1e-1, 0.06), (1.0, 0.03)];
+        let mut p = det(&curve, "FPIR", "FNIR, %", "Open-set DET");
+        p.add_markers("rule", &[(8e-3, 0.13), (0.0, 0.5)]);
+        let s = p.to_svg();
+        assert!(s.contains(">FPIR<") && s.contains(">FNIR, %<") && s.contains(">1e-2<") && s.contains(">10<"), "{s}");
+        assert_eq!(s.matches("<polyline").count(), 1);
+        // One marker on the plot (the FPIR-0 point cannot be shown on a log axis), one in the legend.
+        assert_eq!(s.matches("<circle").count(), 2);
     }
 
     #[test]

@@ -227,3 +227,24 @@ fn track_refuses_or_reports_bad_video_clearly() {
     assert!(t.contains("1 frames") && t.contains("partial frame is dropped"), "{t}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `eval identify --open-set --json` reports the keys, rates in percent, on a small slice of LFW (the
+/// first 40 people by name; the full run is BENCHMARKS.md's), and writes its DET plot with labelled axes.
+#[test]
+fn open_set_identification_reports_its_keys_and_det_plot() {
+    let root = shared().join("data/lfw").display().to_string();
+    let det = std::env::temp_dir().join(format!("facekit-cli-det-{}.svg", std::process::id()));
+    let o = facekit(&["eval", "identify", &root, "--open-set", "--limit", "40", "--json", "--det", &det.display().to_string()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    for k in ["gallery_size", "mated_probes", "nonmated_probes", "rank1", "fnir_at_fpir_1e-1", "fnir_at_fpir_1e-2", "fnir_at_fpir_1e-3"] {
+        assert!(v.get(k).is_some(), "key {k} missing: {v}");
+    }
+    assert!(v["gallery_size"].as_u64().unwrap() > 0 && v["mated_probes"].as_u64().unwrap() > 0 && v["nonmated_probes"].as_u64().unwrap() > 0);
+    let rank1 = v["rank1"].as_f64().unwrap();
+    assert!((50.0..=100.0).contains(&rank1), "rank-1 in percent: {rank1}");
+    assert!(v["fnir_at_fpir_1e-3"].is_null(), "too few non-mated probes for 1e-3: null, not a number");
+    let svg = std::fs::read_to_string(&det).expect("DET plot written");
+    assert!(svg.contains("FPIR") && svg.contains("FNIR"), "axis labels");
+    let _ = std::fs::remove_file(&det);
+}

@@ -113,8 +113,8 @@ pub unsafe extern "C" fn fk_gallery_count(gallery: *const fk_gallery) -> usize {
 }
 
 /// Searches for `query` (`len` floats): up to `capacity` identities, best first, with similarity ≥
-/// `threshold` (take it from `fk_engine_threshold` for a calibrated operating point; -1 returns the nearest
-/// identities whatever their score). `*count` = hits written; 0 means "nobody enrolled matches" (the
+/// `threshold` (take it from `fk_engine_gallery_threshold`, which holds the share of strangers matched at an
+/// operating point whatever the gallery's size; -1 returns the nearest identities whatever their score). `*count` = hits written; 0 means "nobody enrolled matches" (the
 /// open-set answer), still FK_OK. Returns FK_OK, FK_ERR_NULL_ARGUMENT,
 /// FK_ERR_INVALID_ARGUMENT, FK_ERR_PANIC. Thread-safe.
 #[no_mangle]

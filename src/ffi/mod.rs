@@ -14,7 +14,7 @@ mod track;
 
 use crate::compare::OperatingPoint;
 use crate::detect::Face;
-use crate::engine::{Engine, Options};
+use crate::engine::{Engine, Mode, Options};
 use crate::error::Error;
 use crate::image::{Image, ImageView, PixelFormat, Rotation};
 use crate::liveness::{LivenessPoint, LivenessReport};
@@ -252,10 +252,15 @@ unsafe fn options_ref<'a>(p: *const fk_options) -> Result<&'a fk_options, Error>
 }
 
 /// Sets one option from text. Keys (values):
-/// `detector` (yunet_s|yunet_n), `embedder` (mobilefacenet|dlib_resnet), `quality_model`, `load_quality` (0|1),
+/// `mode` (fast|accurate: the accurate mode fuses MobileFaceNet and dlib ResNet with flip augmentation and
+/// landmark refinement, several times the embedding cost; it sets `embedder`, `flip` and `refine_landmarks`,
+/// so set it before those), `detector` (yunet_s|yunet_n), `embedder` (mobilefacenet|dlib_resnet|
+/// mobilefacenet+dlib_resnet), `refine_landmarks` (0|1: detect each face again on its upscaled region before
+/// embedding), `quality_model`, `load_quality` (0|1),
 /// `detector_input_size` (32..2048, default 320), `score_threshold` (0..1, default 0.5), `nms_iou` (0..1),
 /// `min_face_size` (pixels, default 0), `max_faces` (1..1024, default 64), `flip` (0|1),
-/// `operating_point` (far_1e-2|far_1e-3|far_1e-4), `load_liveness` (0|1, default 1),
+/// `operating_point` (far_1e-2|far_1e-3|far_1e-4|far_1e-5|far_1e-6; for a gallery, the share of strangers it
+/// may match: see `fk_engine_gallery_threshold`), `load_liveness` (0|1, default 1),
 /// `liveness_operating_point` (apcer_1e-2|apcer_5e-2, default apcer_5e-2), `quality_policy`
 /// (enrolment|unlock|gate; replaces every policy field, so set it before the fields), `require_liveness` (0|1:
 /// whether deciding calls refuse a capture that is not live; 1 in every preset), and `quality.<field>` for each
@@ -283,6 +288,8 @@ fn set_option(o: &mut Options, key: &str, value: &str) -> Result<(), Error> {
     match key {
         "detector" => n.detector = Some(value.to_string()),
         "embedder" => n.embedder = Some(value.to_string()),
+        "mode" => n.set_mode(Mode::parse(value).ok_or_else(bad)?),
+        "refine_landmarks" => n.refine_landmarks = flag()?,
         "quality_model" => n.quality_model = Some(value.to_string()),
         "load_quality" => n.load_quality = flag()?,
         "load_liveness" => n.load_liveness = flag()?,
@@ -459,6 +466,25 @@ pub unsafe extern "C" fn fk_engine_threshold(engine: *const fk_engine, operating
     })
 }
 
+/// The threshold for deciding against a gallery of `templates` templates (`fk_gallery_search`'s `threshold`)
+/// so that about the share of strangers `operating_point` names (an `fk_operating_point` value: its FAR, read
+/// as a false-positive identification rate) match someone: the per-comparison FAR is that rate divided by
+/// `templates`, and its threshold is interpolated on log FAR between the calibrated points (1e-2 … 1e-6). A
+/// gallery so large that this falls below 1e-6 gets the 1e-6 threshold (strangers then match more often than
+/// the target). Written on FK_OK only. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown
+/// point, embedder not calibrated). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_engine_gallery_threshold(engine: *const fk_engine, operating_point: i32, templates: usize, out: *mut f32) -> fk_status {
+    guard(|| {
+        let e = engine_ref(engine)?;
+        let op = OperatingPoint::from_i32(operating_point)
+            .ok_or_else(|| Error::invalid(format!("unknown operating point {operating_point}")))?;
+        let o = nn_mut(out, "out")?;
+        *o = e.gallery_threshold(op.far(), templates)?.threshold;
+        Ok(())
+    })
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Images, faces, pipeline
 
@@ -511,6 +537,8 @@ pub enum fk_operating_point {
     FK_OP_FAR_1E2 = 2,
     FK_OP_FAR_1E3 = 3,
     FK_OP_FAR_1E4 = 4,
+    FK_OP_FAR_1E5 = 5,
+    FK_OP_FAR_1E6 = 6,
 }
 
 
@@ -770,7 +798,11 @@ mod tests {
         assert!(set_option(&mut o, "require_liveness", "0").is_ok() && !o.quality.require_liveness);
         assert!(set_option(&mut o, "liveness_operating_point", "apcer_1e-2").is_ok());
         assert_eq!(o.liveness_point, LivenessPoint::Apcer1e2);
-        for (k, v) in [("detector_input_size", "5"), ("flip", "maybe"), ("nope", "1"), ("score_threshold", "nan"), ("quality.min_brightness", "inf"), ("quality.nope", "1"), ("require_liveness", "2"), ("liveness_operating_point", "apcer_1e-3"), ("load_liveness", "")] {
+        assert!(set_option(&mut o, "mode", "accurate").is_ok() && o.mode == Mode::Accurate && o.flip && o.refine_landmarks);
+        assert!(set_option(&mut o, "mode", "fast").is_ok() && o.mode == Mode::Fast && !o.flip && !o.refine_landmarks);
+        assert!(set_option(&mut o, "operating_point", "far_1e-6").is_ok());
+        assert_eq!(o.operating_point, OperatingPoint::Far1e6);
+        for (k, v) in [("detector_input_size", "5"), ("flip", "maybe"), ("nope", "1"), ("score_threshold", "nan"), ("quality.min_brightness", "inf"), ("quality.nope", "1"), ("require_liveness", "2"), ("liveness_operating_point", "apcer_1e-3"), ("load_liveness", ""), ("mode", "slow"), ("refine_landmarks", "2"), ("operating_point", "far_1e-7")] {
             let before = o.clone();
             assert!(set_option(&mut o, k, v).is_err(), "{k}={v}");
             assert_eq!(o, before, "options unchanged after a bad {k}");

@@ -115,6 +115,60 @@ pub struct Calibration {
     /// Best-accuracy threshold on the same data (10-fold mean), for reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_accuracy_threshold: Option<f32>,
+    /// How many impostor scores reach each threshold: the count a FAR rests on (about 30 at `far_1e-6` on
+    /// LFW's 29.6 million impostor pairs).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub impostors_accepted: BTreeMap<String, u64>,
+    /// 95 % Clopper–Pearson interval of the FAR at each threshold, from that count (see
+    /// [`crate::compare::clopper_pearson`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub far_interval_95: BTreeMap<String, [f64; 2]>,
+}
+
+impl Calibration {
+    /// The calibrated points `(FAR, threshold)`, for [`crate::compare::interpolate_threshold`].
+    pub fn points(&self) -> Vec<(f64, f32)> {
+        crate::compare::OperatingPoint::ALL
+            .iter()
+            .filter_map(|op| self.thresholds.get(op.key()).map(|&t| (op.far(), t)))
+            .collect()
+    }
+}
+
+/// An embedder made of several embedding models whose scores are fused (facekit's accurate mode). Each member
+/// model embeds the face on its own template; the fused embedding is the concatenation of the members' unit
+/// embeddings, each scaled by `sqrt(weight / impostor_std)`, normalised again. The cosine of two fused
+/// embeddings is then `Σ (wᵢ/σᵢ)·cᵢ / Σ (wᵢ/σᵢ)`, an increasing affine function of the z-score fusion
+/// `Σ wᵢ·(cᵢ − μᵢ)/σᵢ` of the members' cosines `cᵢ`: comparisons, galleries and thresholds work on it as on
+/// any embedder. It has its own calibration, like a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ensemble {
+    pub name: String,
+    pub members: Vec<EnsembleMember>,
+    /// Where the members' impostor means and standard deviations were measured.
+    pub normalisation: String,
+    /// Measured thresholds of the fused score, one entry per flip setting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calibrations: Vec<Calibration>,
+}
+
+/// One model of an [`Ensemble`] and its score normalisation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnsembleMember {
+    /// An embedding model of the manifest.
+    pub model: String,
+    /// Its weight in the fused z-score (the weights need not sum to 1).
+    pub weight: f32,
+    /// Mean and standard deviation of its cosine over impostor pairs.
+    pub impostor_mean: f32,
+    pub impostor_std: f32,
+}
+
+impl EnsembleMember {
+    /// The factor its unit embedding is scaled by in the fused embedding: `sqrt(weight / impostor_std)`.
+    pub fn scale(&self) -> f32 {
+        (self.weight / self.impostor_std).sqrt()
+    }
 }
 
 /// Everything about one model.
@@ -212,6 +266,9 @@ pub struct Defaults {
     pub embedder: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<String>,
+    /// The ensemble of the accurate mode (`Options::mode`), if the pack has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accurate: Option<String>,
 }
 
 /// The manifest of a model pack.
@@ -224,7 +281,30 @@ pub struct Manifest {
     /// The liveness ensemble; a pack without one still loads (liveness is then unsupported).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liveness: Option<LivenessSet>,
+    /// Fused embedders (the accurate mode); a pack without them still loads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ensembles: Vec<Ensemble>,
 }
+
+/// What an embedder name of the manifest stands for.
+#[derive(Clone, Copy, Debug)]
+pub enum EmbedderSpec<'a> {
+    Model(&'a ModelSpec),
+    Ensemble(&'a Ensemble),
+}
+
+impl EmbedderSpec<'_> {
+    /// Its measured thresholds, one per flip setting.
+    pub fn calibrations(&self) -> &[Calibration] {
+        match self {
+            EmbedderSpec::Model(m) => &m.calibrations,
+            EmbedderSpec::Ensemble(e) => &e.calibrations,
+        }
+    }
+}
+
+/// Most models an embedder ensemble may have.
+pub const MAX_ENSEMBLE_MODELS: usize = 4;
 
 impl Manifest {
     /// Parses and checks a manifest.
@@ -259,7 +339,34 @@ impl Manifest {
         if let Some(l) = &m.liveness {
             m.check_liveness(l)?;
         }
+        for e in &m.ensembles {
+            m.check_ensemble(e)?;
+        }
+        if let Some(a) = &m.defaults.accurate {
+            m.ensemble(a)?;
+        }
         Ok(m)
+    }
+    /// An ensemble has 2..=MAX_ENSEMBLE_MODELS distinct embedding models with usable weights and impostor
+    /// statistics, and a name no model has.
+    fn check_ensemble(&self, e: &Ensemble) -> Result<()> {
+        let bad = |msg: String| Err(Error::ModelFormat(format!("manifest: ensemble {}: {msg}", e.name)));
+        if self.models.iter().any(|m| m.name == e.name) || self.ensembles.iter().filter(|o| o.name == e.name).count() > 1 {
+            return bad("its name is taken by another model or ensemble".into());
+        }
+        if !(2..=MAX_ENSEMBLE_MODELS).contains(&e.members.len()) {
+            return bad(format!("{} models listed (2..={MAX_ENSEMBLE_MODELS})", e.members.len()));
+        }
+        for (i, p) in e.members.iter().enumerate() {
+            if self.model(&p.model)?.task != Task::Embed || e.members[..i].iter().any(|q| q.model == p.model) {
+                return bad(format!("model {} must be an embedder, listed once", p.model));
+            }
+            let ok = |v: f32| v.is_finite() && v > 0.0;
+            if !ok(p.weight) || !ok(p.impostor_std) || !p.impostor_mean.is_finite() {
+                return bad(format!("model {}: weight and impostor_std must be positive, impostor_mean finite", p.model));
+            }
+        }
+        Ok(())
     }
     /// The liveness set names 1..=MAX_LIVENESS_MODELS liveness models, each with a usable crop and output.
     fn check_liveness(&self, l: &LivenessSet) -> Result<()> {
@@ -296,6 +403,27 @@ impl Manifest {
             .iter()
             .find(|m| m.name == name)
             .ok_or_else(|| Error::ModelFormat(format!("manifest names no model '{name}'")))
+    }
+    /// The ensemble called `name`.
+    pub fn ensemble(&self, name: &str) -> Result<&Ensemble> {
+        self.ensembles
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| Error::ModelFormat(format!("manifest names no ensemble '{name}'")))
+    }
+    /// The embedding model or ensemble called `name`.
+    pub fn embedder(&self, name: &str) -> Result<EmbedderSpec<'_>> {
+        match self.ensembles.iter().find(|e| e.name == name) {
+            Some(e) => Ok(EmbedderSpec::Ensemble(e)),
+            None => self.model(name).map(EmbedderSpec::Model),
+        }
+    }
+    /// The calibrations of the embedding model or ensemble called `name`, to be replaced by `facekit calibrate`.
+    pub fn calibrations_mut(&mut self, name: &str) -> Result<&mut Vec<Calibration>> {
+        match self.ensembles.iter().position(|e| e.name == name) {
+            Some(i) => Ok(&mut self.ensembles[i].calibrations),
+            None => Ok(&mut self.model_mut(name)?.calibrations),
+        }
     }
     pub fn model_mut(&mut self, name: &str) -> Result<&mut ModelSpec> {
         self.models
@@ -395,11 +523,17 @@ impl ModelPack {
         }
         let mut manifest = pack.manifest.clone();
         manifest.models.retain(|m| files.iter().any(|(f, _)| *f == m.file));
-        // Liveness stays only with all its models: a pack without them loads with liveness unsupported.
+        // Liveness and ensembles stay only with all their models: a pack without them loads with liveness /
+        // the accurate mode unsupported.
         if let Some(l) = &manifest.liveness {
             if l.models.iter().any(|n| manifest.model(n).is_err()) {
                 manifest.liveness = None;
             }
+        }
+        let models = manifest.models.clone();
+        manifest.ensembles.retain(|e| e.members.iter().all(|p| models.iter().any(|m| m.name == p.model)));
+        if manifest.defaults.accurate.as_ref().is_some_and(|a| manifest.ensemble(a).is_err()) {
+            manifest.defaults.accurate = None;
         }
         let text = manifest.to_json();
         let mut entries: Vec<(&str, &[u8])> = vec![(MANIFEST_FILE, text.as_bytes())];

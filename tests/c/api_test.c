@@ -125,7 +125,18 @@ static void happy(void) {
     CHECK(fk_gallery_count(g) == 2, "count");
     fk_hit hits[4];
     size_t nh = 0;
-    EXPECT(fk_gallery_search(g, eb, 128, t, hits, 4, &nh), FK_OK);
+    /* A gallery decides at the threshold for its size: 1 template is the 1:1 threshold; 1,000 templates at
+     * FPIR 1e-3 need FAR 1e-6 per comparison; 2 templates lie between the calibrated 1e-3 and 1e-4. */
+    float gt = 0, t4 = 0, t6 = 0;
+    EXPECT(fk_engine_gallery_threshold(e, FK_OP_FAR_1E3, 1, &gt), FK_OK);
+    CHECK(gt == t, "one template: %.5f vs %.5f", gt, t);
+    EXPECT(fk_engine_threshold(e, FK_OP_FAR_1E6, &t6), FK_OK);
+    EXPECT(fk_engine_gallery_threshold(e, FK_OP_FAR_1E3, 1000, &gt), FK_OK);
+    CHECK(fabsf(gt - t6) < 1e-5f, "1,000 templates: %.5f vs far_1e-6 %.5f", gt, t6);
+    EXPECT(fk_engine_threshold(e, FK_OP_FAR_1E4, &t4), FK_OK);
+    EXPECT(fk_engine_gallery_threshold(e, FK_OP_FAR_1E3, 2, &gt), FK_OK);
+    CHECK(gt > t && gt < t4, "2 templates: %.5f", gt);
+    EXPECT(fk_gallery_search(g, eb, 128, gt, hits, 4, &nh), FK_OK);
     CHECK(nh == 1 && strcmp(hits[0].id, "bush") == 0, "identify %zu %s", nh, nh ? hits[0].id : "-");
     char gpath[256];
     snprintf(gpath, sizeof gpath, "/tmp/fk-c-gallery-%d.fkg", (int)getpid());
@@ -195,6 +206,40 @@ static void happy(void) {
         EXPECT(fk_tracker_best_embedding(tr, tk[0].id, best, 128), FK_ERR_NOT_FOUND);
         fk_tracker_free(tr);
         printf("tracker: 5 frames, 1 track, decided accepted\n");
+    }
+
+    /* The accurate mode: MobileFaceNet and dlib ResNet fused into one 256-d embedding with its own calibration;
+     * its galleries are not the fast mode's (outside valgrind: one more engine, the same load code). */
+    if (!under_valgrind) {
+        fk_options *ao = fk_options_new();
+        EXPECT(fk_options_set(ao, "mode", "accurate"), FK_OK);
+        EXPECT(fk_options_set(ao, "require_liveness", "0"), FK_OK);
+        EXPECT(fk_options_set(ao, "load_liveness", "0"), FK_OK);
+        fk_engine *acc = NULL;
+        EXPECT(fk_engine_new_from_dir(path_of("models"), ao, &acc), FK_OK);
+        fk_options_free(ao);
+        CHECK(fk_engine_embedding_dim(acc) == 256, "accurate dim %zu", fk_engine_embedding_dim(acc));
+        fk_match as, ad;
+        EXPECT(fk_verify(acc, &a, &b, &as), FK_OK);
+        EXPECT(fk_verify(acc, &a, &c, &ad), FK_OK);
+        CHECK(as.is_match == 1 && ad.is_match == 0 && as.threshold != same.threshold, "accurate decisions %.4f %.4f", as.similarity, ad.similarity);
+        float ae[256];
+        EXPECT(fk_embed(acc, &a, &faces[0], ae, 128), FK_ERR_BUFFER_TOO_SMALL);
+        EXPECT(fk_embed(acc, &a, &faces[0], ae, 256), FK_OK);
+        fk_gallery *ag = NULL;
+        EXPECT(fk_gallery_new(acc, &ag), FK_OK);
+        EXPECT(fk_gallery_enroll(ag, "bush", ae, 256), FK_OK);
+        char apath[256];
+        snprintf(apath, sizeof apath, "/tmp/fk-c-accurate-%d.fkg", (int)getpid());
+        EXPECT(fk_gallery_save(ag, apath), FK_OK);
+        fk_gallery *wrong = NULL;
+        EXPECT(fk_gallery_load(e, apath, &wrong), FK_ERR_INCOMPATIBLE);
+        EXPECT(fk_gallery_load(acc, apath, &wrong), FK_OK);
+        fk_gallery_free(wrong);
+        fk_gallery_free(ag);
+        unlink(apath);
+        fk_engine_free(acc);
+        printf("accurate mode: same %.4f, different %.4f, threshold %.4f\n", as.similarity, ad.similarity, as.threshold);
     }
 
     fk_image_release(&a);
@@ -529,6 +574,9 @@ static void bad(void) {
     BAD(fk_engine_crop_size(e, NULL, &h), FK_ERR_NULL_ARGUMENT);
     BAD(fk_engine_threshold(e, 7, &thr), FK_ERR_INVALID_ARGUMENT);
     BAD(fk_engine_threshold(e, FK_OP_FAR_1E3, NULL), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_engine_gallery_threshold(e, 1, 100, &thr), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_engine_gallery_threshold(e, FK_OP_FAR_1E3, 100, NULL), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_engine_gallery_threshold(NULL, FK_OP_FAR_1E3, 100, &thr), FK_ERR_NULL_ARGUMENT);
     CHECK(w == 7 && h == 7 && thr == -5, "outputs untouched");
     CHECK(fk_engine_embedding_dim(NULL) == 0, "dim of NULL");
 

@@ -94,6 +94,8 @@ class OperatingPoint(enum.IntEnum):
     FAR_1E2 = 2
     FAR_1E3 = 3
     FAR_1E4 = 4
+    FAR_1E5 = 5
+    FAR_1E6 = 6
 
 
 class QualityReason(enum.IntFlag):
@@ -342,6 +344,7 @@ _proto("fk_engine_free", None, _P)
 _proto("fk_engine_embedding_dim", _c.c_size_t, _P)
 _proto("fk_engine_crop_size", _st, _P, _c.POINTER(_c.c_uint32), _c.POINTER(_c.c_uint32))
 _proto("fk_engine_threshold", _st, _P, _c.c_int32, _PF)
+_proto("fk_engine_gallery_threshold", _st, _P, _c.c_int32, _c.c_size_t, _PF)
 _proto("fk_image_load", _st, _c.c_char_p, _PIMG)
 _proto("fk_image_release", None, _PIMG)
 _proto("fk_detect", _st, _P, _PIMG, _PFACE, _c.c_size_t, _PSZ)
@@ -856,8 +859,9 @@ class Engine:
     """A loaded face pipeline (``fk_engine``). Thread-safe: share one engine between threads.
 
     ``Engine(models_dir=None, *, options=None, **kw)``: options go through ``fk_options_set`` as text, e.g.
-    ``Engine(dir, detector="yunet_n", flip=True, options={"quality.min_sharpness": 40})``. Use it as a
-    context manager or call :meth:`close`.
+    ``Engine(dir, detector="yunet_n", flip=True, options={"quality.min_sharpness": 40})``;
+    ``Engine(dir, mode="accurate")`` is the accurate mode (MobileFaceNet and dlib ResNet fused, 256-d
+    embeddings, several times the cost). Use it as a context manager or call :meth:`close`.
     """
 
     def __init__(self, models_dir: Union[str, os.PathLike, None] = None, *, options: Optional[Dict[str, Any]] = None, **kw: Any):
@@ -1009,20 +1013,37 @@ class Engine:
     def threshold(self, op: Union[OperatingPoint, int, str, None] = None) -> float:
         """Calibrated cosine threshold of an operating point (default: the engine's own).
         ``op`` may be an :class:`OperatingPoint`, its value (3) or its name (``"far_1e-3"``)."""
+        op = self._op(op)
+        out = ctypes.c_float()
+        with self._h as e:
+            _check(_lib.fk_engine_threshold(e, op, ctypes.byref(out)))
+        return out.value
+
+    def gallery_threshold(self, templates: int, op: Union[OperatingPoint, int, str, None] = None) -> float:
+        """Threshold for searching a gallery of ``templates`` templates so that about the operating point's
+        FAR of strangers match someone (``fk_engine_gallery_threshold``: per comparison FAR / templates,
+        interpolated between the calibrated points)."""
+        op = self._op(op)
+        if int(templates) < 0:
+            raise _invalid(f"templates must be >= 0, got {templates}")
+        out = ctypes.c_float()
+        with self._h as e:
+            _check(_lib.fk_engine_gallery_threshold(e, op, int(templates), ctypes.byref(out)))
+        return out.value
+
+    def _op(self, op: Union[OperatingPoint, int, str, None]) -> int:
+        """An operating point as its ``fk_operating_point`` value (None: the engine's own)."""
         if op is None:
             if self.operating_point is None:
                 raise _invalid("the engine's embedder is not calibrated")
-            op = self.operating_point
+            return int(self.operating_point)
         if isinstance(op, str):
             key = op.lower().replace("far_", "").replace("-", "")
-            table = {"1e2": 2, "1e3": 3, "1e4": 4}
+            table = {f"1e{k}": k for k in range(2, 7)}
             if key not in table:
                 raise _invalid(f"unknown operating point {op!r}")
-            op = table[key]
-        out = ctypes.c_float()
-        with self._h as e:
-            _check(_lib.fk_engine_threshold(e, int(op), ctypes.byref(out)))
-        return out.value
+            return table[key]
+        return int(op)
 
 
 # ---------------------------------------------------------------------------------------------------------

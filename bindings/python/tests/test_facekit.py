@@ -269,11 +269,24 @@ def test_quality_in_range(engine, bush1):
 
 
 def test_threshold_operating_points(engine):
-    t2, t3, t4 = (engine.threshold(op) for op in (2, "far_1e-3", facekit.OperatingPoint.FAR_1E4))
-    assert -1.0 < t2 < t3 < t4 < 1.0  # a stricter FAR needs a higher cosine
+    t2, t3, t4, t5, t6 = (engine.threshold(op) for op in (2, "far_1e-3", facekit.OperatingPoint.FAR_1E4, "far_1e-5", 6))
+    assert -1.0 < t2 < t3 < t4 < t5 < t6 < 1.0  # a stricter FAR needs a higher cosine
     with pytest.raises(FacekitError) as ei:
         engine.threshold(7)
     assert ei.value.status == Status.FK_ERR_INVALID_ARGUMENT
+    # A gallery decides at the threshold for its size: one template is 1:1; 100 templates at FPIR 1e-3 need
+    # FAR 1e-5 per comparison.
+    assert engine.gallery_threshold(1, "far_1e-3") == t3
+    assert engine.gallery_threshold(100, 3) == pytest.approx(t5, abs=1e-5)
+    assert t3 < engine.gallery_threshold(10, 3) < t4
+
+
+def test_accurate_mode_fuses_two_embedders(bush1, bush2, powell):
+    with Engine(MODELS, mode="accurate", require_liveness=0) as acc:
+        assert acc.embedding_dim == 256 and acc.crop_size == (112, 112)
+        assert acc.verify(bush1, bush2).is_match and not acc.verify(bush1, powell).is_match
+        e = acc.embed(bush1)
+        assert e.shape == (256,) and abs(float(np.linalg.norm(e)) - 1.0) < 1e-5
 
 
 # ---------------------------------------------------------------------------------------------------------

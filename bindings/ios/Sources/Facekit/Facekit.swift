@@ -74,7 +74,7 @@ public enum PixelFormat: Int32 {
 
 /// `fk_operating_point`: the false-accept rate is 10^-rawValue.
 public enum OperatingPoint: Int32 {
-    case far1e2 = 2, far1e3 = 3, far1e4 = 4
+    case far1e2 = 2, far1e3 = 3, far1e4 = 4, far1e5 = 5, far1e6 = 6
 }
 
 /// `fk_liveness_point`: the share of spoofs that may pass, in per mille.
@@ -409,7 +409,8 @@ public final class Engine {
     private let maxFaces: Int
 
     /// Loads the models of `modelsDir` (nil: the pack compiled into the library, if any). Options as in
-    /// `fk_options_set`, e.g. ["detector": "yunet_n", "flip": "1", "operating_point": "far_1e-4"].
+    /// `fk_options_set`, e.g. ["detector": "yunet_n", "flip": "1", "operating_point": "far_1e-4"];
+    /// ["mode": "accurate"] is the accurate mode (MobileFaceNet and dlib ResNet fused, 256-d embeddings).
     public init(modelsDir: String?, options: [String: String] = [:]) throws {
         guard fk_version() / 10000 == UInt32(FK_VERSION) / 10000 else {
             throw FacekitError.invalid("libfacekit \(facekitVersion()) does not match facekit.h \(FK_VERSION_STRING)")

@@ -19,7 +19,7 @@ import java.util.function.LongUnaryOperator;
  */
 public final class Engine implements AutoCloseable {
     // fk_operating_point values: the false-accept rate is 10^-value.
-    public static final int FAR_1E2 = 2, FAR_1E3 = 3, FAR_1E4 = 4;
+    public static final int FAR_1E2 = 2, FAR_1E3 = 3, FAR_1E4 = 4, FAR_1E5 = 5, FAR_1E6 = 6;
 
     final NativeHandle handle;
     private final int dim;
@@ -36,7 +36,8 @@ public final class Engine implements AutoCloseable {
     /**
      * An engine from a model directory ({@code null}: the model pack compiled into the library, if any) with
      * options as in {@code fk_options_set}, e.g. {@code detector=yunet_n}, {@code flip=1},
-     * {@code operating_point=far_1e-4}, {@code quality.min_sharpness=40}.
+     * {@code operating_point=far_1e-4}, {@code quality.min_sharpness=40}; {@code mode=accurate} is the accurate
+     * mode (MobileFaceNet and dlib ResNet fused, 256-d embeddings, several times the cost).
      */
     public Engine(String modelsDir, Map<String, String> options) {
         byte[][] keys = new byte[options.size()][];

@@ -280,8 +280,16 @@ public final class FacekitTest {
         test("threshold: stricter FAR, higher cosine", () -> {
             float t2 = engine.threshold(Engine.FAR_1E2), t3 = engine.threshold(Engine.FAR_1E3);
             float t4 = engine.threshold(Engine.FAR_1E4);
-            check(-1 < t2 && t2 < t3 && t3 < t4 && t4 < 1, t2 + " " + t3 + " " + t4);
+            float t5 = engine.threshold(Engine.FAR_1E5), t6 = engine.threshold(Engine.FAR_1E6);
+            check(-1 < t2 && t2 < t3 && t3 < t4 && t4 < t5 && t5 < t6 && t6 < 1, t2 + " " + t3 + " " + t4 + " " + t5 + " " + t6);
             expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> engine.threshold(9));
+        });
+
+        test("accurate mode: two embedders fused, 256-d", () -> {
+            try (Engine acc = new Engine(models, Map.of("mode", "accurate", "require_liveness", "0"))) {
+                check(acc.embed(bush1).length == 256, "dimension");
+                check(acc.verify(bush1, bush2).isMatch && !acc.verify(bush1, powell).isMatch, "decisions");
+            }
         });
 
         test("bad input raises FacekitException with the right status", () -> {
