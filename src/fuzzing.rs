@@ -144,16 +144,22 @@ fn reseal_pack(pack: &[u8]) -> Option<Vec<u8>> {
     Some(container::write(&out))
 }
 
+/// The engine the `model_pack` target loads from its input (`None` when the pack itself does not parse), so
+/// that a test can check which error a hostile pack gets.
+pub fn model_pack_engine(data: &[u8]) -> Option<crate::error::Result<Engine>> {
+    let (&flags, pack) = data.split_first()?;
+    let bytes = if flags & 1 != 0 { reseal_pack(pack)? } else { pack.to_vec() };
+    let p = ModelPack::from_bytes(bytes).ok()?;
+    let mut o = options();
+    o.load_quality = flags & 2 != 0;
+    Some(Engine::from_pack(&p, o))
+}
+
 /// Model pack: a flag byte (bit 0: reseal the sha256s; bit 1: load the quality model), then a pack
 /// container holding `manifest.json` and the models. A pack that loads is then used: models that load but
 /// compute nonsense must give errors, never panics.
 pub fn model_pack(data: &[u8]) {
-    let Some((&flags, pack)) = data.split_first() else { return };
-    let bytes = if flags & 1 != 0 { reseal_pack(pack) } else { Some(pack.to_vec()) };
-    let Some(Ok(p)) = bytes.map(ModelPack::from_bytes) else { return };
-    let mut o = options();
-    o.load_quality = flags & 2 != 0;
-    let Ok(engine) = Engine::from_pack(&p, o) else { return };
+    let Some(Ok(engine)) = model_pack_engine(data) else { return };
     let pixels: Vec<u8> = (0..48 * 40 * 3).map(|i| (i * 7 % 251) as u8).collect();
     let img = Image::from_rgb(48, 40, pixels).expect("valid size");
     pipeline(&engine, &img);

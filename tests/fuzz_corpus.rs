@@ -96,3 +96,13 @@ fn a_graph_output_made_by_no_node_is_a_model_format_error() {
     let r = r.expect("no panic");
     assert!(matches!(&r, Err(facekit::Error::ModelFormat(m)) if m.contains("made_by_no_node")), "{r:?}");
 }
+
+/// Fuzzing finding (model_pack, 13,247 executions): a Transpose whose `perm` names an axis the input does not
+/// have made tract index out of bounds while typing the graph. The shield turned that panic into an error, but
+/// libFuzzer (and a `panic = "abort"` build) sees the panic itself; the ONNX check now refuses it first.
+#[test]
+fn a_transpose_perm_that_is_not_a_permutation_is_a_model_format_error() {
+    let bytes = std::fs::read(fuzz_dir().join("regressions/model_pack/crash-5b738bc8e0028440231ac55fce0de9b65481b4c3")).unwrap();
+    let r = facekit::fuzzing::model_pack_engine(&bytes).expect("the pack parses");
+    assert!(matches!(&r, Err(facekit::Error::ModelFormat(m)) if m.contains("not a permutation")), "{r:?}");
+}

@@ -38,6 +38,16 @@ fn check_graph(graph: &tract_onnx::pb::GraphProto, what: &str) -> Result<()> {
     if let Some(o) = graph.output.iter().find(|o| !defined.contains(o.name.as_str())) {
         return Err(Error::ModelFormat(format!("{what}: graph output '{}' is made by no node", o.name)));
     }
+    // tract indexes the input's axes with `perm` unchecked (a fuzzing finding): it must permute 0..n.
+    for n in graph.node.iter().filter(|n| n.op_type == "Transpose") {
+        for a in n.attribute.iter().filter(|a| a.name == "perm") {
+            let mut seen = vec![false; a.ints.len()];
+            let ok = a.ints.iter().all(|&i| usize::try_from(i).ok().and_then(|i| seen.get_mut(i)).is_some_and(|s| !std::mem::replace(s, true)));
+            if !ok {
+                return Err(Error::ModelFormat(format!("{what}: Transpose '{}' has perm {:?}, not a permutation of its axes", n.name, a.ints)));
+            }
+        }
+    }
     let subgraphs = graph.node.iter().flat_map(|n| &n.attribute).flat_map(|a| a.g.iter().chain(&a.graphs));
     subgraphs.into_iter().try_for_each(|g| check_graph(g, what))
 }
