@@ -347,8 +347,9 @@ fn occluded_regions(crop: &Image, t: &Template, face_std: f32) -> f32 {
 /// the mean step elsewhere. `None` when the box is too small to tell (under 16 pixels a side).
 pub fn blockiness(img: &Image, face: &Face) -> Option<f32> {
     let (w, h) = (img.width() as i64, img.height() as i64);
-    let x0 = (face.x.max(0.0) as i64).min(w);
-    let y0 = (face.y.max(0.0) as i64).min(h);
+    // A box may start at or beyond the right/bottom edge (a fuzzing finding: clamp(w, w - 1) panicked).
+    let x0 = (face.x.max(0.0) as i64).min(w - 1);
+    let y0 = (face.y.max(0.0) as i64).min(h - 1);
     let x1 = ((face.x + face.width) as i64).clamp(x0, w - 1);
     let y1 = ((face.y + face.height) as i64).clamp(y0, h - 1);
     if x1 - x0 < 16 || y1 - y0 < 16 {
@@ -497,6 +498,15 @@ impl crate::engine::Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blockiness_of_a_box_outside_the_image_is_none() {
+        let img = Image::from_rgb(40, 39, vec![7; 40 * 39 * 3]).unwrap();
+        for (x, y) in [(40.0, 0.0), (0.0, 39.0), (500.0, 500.0), (f32::INFINITY, 0.0)] {
+            let f = Face { x, y, width: 30.0, height: 30.0, ..Default::default() };
+            assert_eq!(blockiness(&img, &f), None, "box at ({x}, {y})");
+        }
+    }
 
     fn frontal() -> Face {
         // The ArcFace template itself: a frontal face.
