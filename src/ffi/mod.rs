@@ -458,12 +458,16 @@ pub unsafe extern "C" fn fk_engine_operating_point(engine: *const fk_engine) -> 
 pub unsafe extern "C" fn fk_engine_threshold(engine: *const fk_engine, operating_point: i32, out: *mut f32) -> fk_status {
     guard(|| {
         let e = engine_ref(engine)?;
-        let op = OperatingPoint::from_i32(operating_point)
-            .ok_or_else(|| Error::invalid(format!("unknown operating point {operating_point}")))?;
+        let op = operating_point_arg(operating_point)?;
         let o = nn_mut(out, "out")?;
         *o = e.threshold(op)?;
         Ok(())
     })
+}
+
+/// An `fk_operating_point` value from C, or the error naming it.
+fn operating_point_arg(v: i32) -> crate::error::Result<OperatingPoint> {
+    OperatingPoint::from_i32(v).ok_or_else(|| Error::invalid(format!("unknown operating point {v}")))
 }
 
 /// The threshold for deciding against a gallery of `templates` templates (`fk_gallery_search`'s `threshold`)
@@ -477,8 +481,7 @@ pub unsafe extern "C" fn fk_engine_threshold(engine: *const fk_engine, operating
 pub unsafe extern "C" fn fk_engine_gallery_threshold(engine: *const fk_engine, operating_point: i32, templates: usize, out: *mut f32) -> fk_status {
     guard(|| {
         let e = engine_ref(engine)?;
-        let op = OperatingPoint::from_i32(operating_point)
-            .ok_or_else(|| Error::invalid(format!("unknown operating point {operating_point}")))?;
+        let op = operating_point_arg(operating_point)?;
         let o = nn_mut(out, "out")?;
         *o = e.gallery_threshold(op.far(), templates)?.threshold;
         Ok(())
