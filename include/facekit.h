@@ -305,7 +305,8 @@ typedef struct fk_decision {
   float liveness;
   // Frames from the track's first appearance to the decision.
   uint32_t after_frames;
-  // NUL-terminated gallery identity (accepted), or the closest one (no match); "" otherwise.
+  // NUL-terminated gallery identity when accepted; "" for every refusal (a refusal names nobody: the
+  // closest identity is not a decision, and is left out here), with a template, or while undecided.
   char identity[256];
 } fk_decision;
 
@@ -375,7 +376,9 @@ void fk_options_free(struct fk_options *options);
 // `detector_input_size` (32..2048, default 320), `score_threshold` (0..1, default 0.5), `nms_iou` (0..1),
 // `min_face_size` (pixels, default 0), `max_faces` (1..1024, default 64), `flip` (0|1),
 // `operating_point` (far_1e-2|far_1e-3|far_1e-4|far_1e-5|far_1e-6; for a gallery, the share of strangers it
-// may match: see `fk_engine_gallery_threshold`), `load_liveness` (0|1, default 1),
+// may match: see `fk_engine_gallery_threshold`), `thresholds` (capture|single, default capture: decisions
+// on a face are taken at the threshold measured for its resolution, its inter-eye distance's band in the
+// manifest's table; single: the one press-photo threshold per point), `load_liveness` (0|1, default 1),
 // `liveness_operating_point` (apcer_1e-2|apcer_5e-2, default apcer_5e-2), `quality_policy`
 // (enrolment|unlock|gate; replaces every policy field, so set it before the fields), `require_liveness` (0|1:
 // whether deciding calls refuse a capture that is not live; 1 in every preset), and `quality.<field>` for each
@@ -437,6 +440,26 @@ enum fk_status fk_engine_gallery_threshold(const struct fk_engine *engine,
                                            int32_t operating_point,
                                            size_t templates,
                                            float *out);
+
+// `fk_engine_threshold` for a face whose eyes are `eye_distance` pixels apart (`fk_face` landmarks 0 and 1;
+// for two faces, the smaller distance): the threshold measured at that resolution (the manifest's
+// per-resolution table; small, blurred webcam faces look more alike, so they are decided higher). Under the
+// option `thresholds=single`, or without a table, the same as `fk_engine_threshold`. Written on FK_OK only.
+// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown point, not calibrated, distance not
+// finite or negative). Thread-safe.
+enum fk_status fk_engine_threshold_for_face(const struct fk_engine *engine,
+                                            int32_t operating_point,
+                                            float eye_distance,
+                                            float *out);
+
+// `fk_engine_gallery_threshold` for a probe face whose eyes are `eye_distance` pixels apart: the size rule on
+// the operating points of that resolution's band (see `fk_engine_threshold_for_face`). Written on FK_OK only.
+// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT. Thread-safe.
+enum fk_status fk_engine_gallery_threshold_for_face(const struct fk_engine *engine,
+                                                    int32_t operating_point,
+                                                    size_t templates,
+                                                    float eye_distance,
+                                                    float *out);
 
 // Decodes a JPEG or PNG file into an RGB8 `fk_image` (upright, stride = width·3) whose pixels facekit owns:
 // release them with `fk_image_release`. A convenience for tools, tests and examples; camera frames need no
@@ -604,7 +627,11 @@ void fk_tracker_free(struct fk_tracker *tracker);
 // Changes one setting (takes effect from the next frame). Keys (values): `detect_every` (1..1000, default 10),
 // `roi_input` (32, 64, 96 or 128; default 64), `roi_scale` (1..8, 2), `roi_min_score` (0..1, 0.3), `min_iou` (0..1, 0.3),
 // `max_missed` (frames, 10), `min_captures` (1.., 3), `capture_gap` (frames, 3), `decide_within` (frames, 45),
-// `max_tracks` (1..1024, 16), `aggregate` (`mean` of the captures' embeddings, or the `best` one; `mean`).
+// `max_tracks` (1..1024, 16), `aggregate` (`scores`: each capture's similarity to the candidate, averaged;
+// `mean`: the similarity of the captures' mean embedding; `best`: the best capture's; `scores`),
+// `liveness_aggregate` (`median` or `mean` of the captures' liveness scores; `median`), `liveness_captures`
+// (1..100, 6: a track not live on its first captures gathers this many before it is refused),
+// `liveness_redetect` (0 or 1, 1: each capture's face detected again alone for the liveness crop).
 // Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown key or
 // bad value; settings unchanged), FK_ERR_PANIC.
 enum fk_status fk_tracker_set(struct fk_tracker *tracker,

@@ -37,6 +37,31 @@ impl Mode {
     }
 }
 
+/// Which thresholds decisions are taken at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ThresholdRule {
+    /// The operating point's threshold for the capture's resolution: the band of the calibration's
+    /// `by_eye_distance` table that the face's inter-eye distance falls in (small webcam faces are decided at
+    /// the thresholds measured at their size). Without a table, or when no face is known, the single one.
+    #[default]
+    Capture,
+    /// One threshold per operating point, measured on press photos (facekit before the resolution table).
+    Single,
+}
+
+impl ThresholdRule {
+    pub const NAMES: [&'static str; 2] = ["capture", "single"];
+    pub fn name(self) -> &'static str {
+        match self {
+            ThresholdRule::Capture => "capture",
+            ThresholdRule::Single => "single",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [ThresholdRule::Capture, ThresholdRule::Single].into_iter().find(|m| m.name() == s)
+    }
+}
+
 /// Engine settings. Start from `Options::default()` (or [`Options::accurate`]) and change what you need.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
@@ -65,6 +90,8 @@ pub struct Options {
     pub flip: bool,
     /// Operating point of `compare`/`verify` decisions.
     pub operating_point: OperatingPoint,
+    /// Thresholds for the capture's resolution (default) or one per operating point.
+    pub thresholds: ThresholdRule,
     /// Thresholds of the quality gate.
     pub quality: QualityPolicy,
 }
@@ -81,6 +108,7 @@ impl Default for Options {
             detect: DetectParams::default(),
             flip: false,
             operating_point: OperatingPoint::default(),
+            thresholds: ThresholdRule::default(),
             quality: QualityPolicy::default(),
             mode: Mode::Fast,
             refine_landmarks: false,
@@ -281,6 +309,53 @@ impl Engine {
         })
     }
 
+    /// The threshold of `op` for a comparison whose smaller face has eyes `eye_px` apart (see
+    /// [`ThresholdRule::Capture`]); `None`, or the [`ThresholdRule::Single`] rule, or a calibration without a
+    /// resolution table: [`threshold`](Self::threshold).
+    pub fn threshold_for(&self, op: OperatingPoint, eye_px: Option<f32>) -> Result<f32> {
+        match self.band(eye_px)? {
+            Some(b) => b.thresholds.get(op.key()).copied().ok_or_else(|| {
+                Error::invalid(format!("operating point {} was not measurable in every resolution band", op.key()))
+            }),
+            None => self.threshold(op),
+        }
+    }
+
+    /// The resolution band a face with eyes `eye_px` apart is decided in, under the engine's rule.
+    pub fn band(&self, eye_px: Option<f32>) -> Result<Option<&crate::pack::ResolutionBand>> {
+        let cal = self.calibration_or_err()?;
+        Ok(match (self.options.thresholds, eye_px.filter(|e| e.is_finite()), &cal.by_eye_distance) {
+            (ThresholdRule::Capture, Some(e), Some(t)) => t.band(e),
+            _ => None,
+        })
+    }
+
+    /// [`gallery_threshold`](Self::gallery_threshold) for a probe whose eyes are `eye_px` apart: the size rule
+    /// on the points of its resolution band.
+    pub fn gallery_threshold_for(&self, target_fpir: f64, templates: usize, eye_px: Option<f32>) -> Result<GalleryThreshold> {
+        let Some(band) = self.band(eye_px)? else { return self.gallery_threshold(target_fpir, templates) };
+        if !(target_fpir > 0.0 && target_fpir < 1.0) {
+            return Err(Error::invalid(format!("target FPIR {target_fpir} is not in (0, 1)")));
+        }
+        let per_comparison_far = gallery_far(target_fpir, templates);
+        let points: Vec<(f64, f32)> = OperatingPoint::ALL.iter().filter_map(|op| band.thresholds.get(op.key()).map(|&t| (op.far(), t))).collect();
+        let (threshold, calibrated_far) = interpolate_threshold(&points, per_comparison_far)
+            .ok_or_else(|| Error::invalid("the resolution band has no operating point"))?;
+        Ok(GalleryThreshold { threshold, target_fpir, per_comparison_far, calibrated_far })
+    }
+
+    /// Compares two captures' embeddings at `op`, at the threshold for the smaller of the two faces' inter-eye
+    /// distances (`None` where unknown: a template from elsewhere).
+    pub fn compare_captures(&self, a: &[f32], eye_a: Option<f32>, b: &[f32], eye_b: Option<f32>, op: OperatingPoint) -> Result<Match> {
+        let eye = match (eye_a, eye_b) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        let m = self.compare_at(a, b, op)?;
+        let threshold = self.threshold_for(op, eye)?;
+        Ok(Match { threshold, is_match: m.similarity >= threshold, ..m })
+    }
+
     /// The threshold a gallery of `templates` templates decides at so that about `target_fpir` of strangers
     /// match someone (false-positive identification rate; deciding commands pass their operating point's FAR):
     /// per comparison, FAR = FPIR / templates ([`gallery_far`]), its threshold interpolated on log FAR between
@@ -368,9 +443,10 @@ impl Engine {
     }
 
     /// 1:1 verification: the largest face of each image, each checked by [`Engine::check_capture`] (a refusal
-    /// says which image), compared at the engine's operating point.
+    /// says which image), compared at the engine's operating point (at the threshold for the smaller face's
+    /// resolution: [`Engine::compare_captures`]).
     pub fn verify(&self, a: &Image, b: &Image) -> Result<Match> {
-        let mut emb = Vec::with_capacity(2);
+        let (mut emb, mut eyes) = (Vec::with_capacity(2), Vec::with_capacity(2));
         for (img, which) in [(a, "first"), (b, "second")] {
             let face = self.largest_face(img).map_err(|_| Error::NoFace(format!(" in the {which} image")))?;
             self.check_capture(img, &face).map_err(|e| match e {
@@ -379,8 +455,9 @@ impl Engine {
                 e => e,
             })?;
             emb.push(self.embed(img, &face)?);
+            eyes.push(face.eye_distance());
         }
-        self.compare(&emb[0], &emb[1])
+        self.compare_captures(emb[0].as_slice(), Some(eyes[0]), emb[1].as_slice(), Some(eyes[1]), self.options.operating_point)
     }
 }
 

@@ -597,6 +597,94 @@ pub fn resize(img: &Image, w: u32, h: u32) -> Result<Image> {
     Ok(out)
 }
 
+/// What a camera does to a face, for calibrating on photos re-rendered as a camera would capture them
+/// ([`crate::eval::resolution`]): blur, sensor noise, JPEG compression and low resolution.
+pub mod degrade {
+    use super::{resize, Image};
+    use crate::error::{Error, Result};
+
+    /// Gaussian blur of standard deviation `sigma` pixels (separable, edges clamped); `sigma <= 0.05` copies.
+    pub fn gaussian_blur(img: &Image, sigma: f32) -> Image {
+        if !(sigma > 0.05) {
+            return img.clone();
+        }
+        let r = (3.0 * sigma).ceil() as isize;
+        let k: Vec<f32> = (-r..=r).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+        let sum: f32 = k.iter().sum();
+        let k: Vec<f32> = k.iter().map(|v| v / sum).collect();
+        let (w, h) = (img.width() as isize, img.height() as isize);
+        let pass = |src: &[u8], horizontal: bool| -> Vec<u8> {
+            let mut out = vec![0u8; src.len()];
+            for y in 0..h {
+                for x in 0..w {
+                    for c in 0..3 {
+                        let mut acc = 0.0;
+                        for (j, kv) in k.iter().enumerate() {
+                            let d = j as isize - r;
+                            let (sx, sy) = if horizontal { ((x + d).clamp(0, w - 1), y) } else { (x, (y + d).clamp(0, h - 1)) };
+                            acc += kv * src[((sy * w + sx) * 3 + c) as usize] as f32;
+                        }
+                        out[((y * w + x) * 3 + c) as usize] = acc.round().clamp(0.0, 255.0) as u8;
+                    }
+                }
+            }
+            out
+        };
+        let tmp = pass(img.pixels(), true);
+        Image { width: img.width(), height: img.height(), pixels: pass(&tmp, false) }
+    }
+
+    /// Downscales by `scale` (< 1) as a camera sensor would see the scene: low-pass first (σ = 0.5 / scale
+    /// source pixels, so fine detail does not alias), then bilinear.
+    pub fn downscale(img: &Image, scale: f32) -> Result<Image> {
+        if !(scale > 0.0 && scale <= 1.0) {
+            return Err(Error::invalid(format!("downscale factor {scale} is not in (0, 1]")));
+        }
+        let (w, h) = (((img.width() as f32 * scale).round() as u32).max(1), ((img.height() as f32 * scale).round() as u32).max(1));
+        resize(&gaussian_blur(img, 0.5 / scale - 0.5), w, h)
+    }
+
+    /// Encodes as JPEG at `quality` (1–100) and decodes again: the block artefacts of a compressed stream.
+    pub fn jpeg(img: &Image, quality: u8) -> Result<Image> {
+        let mut buf = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, quality.clamp(1, 100))
+            .encode(img.pixels(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+            .map_err(|e| Error::Internal(format!("JPEG encoding: {e}")))?;
+        Image::decode(&buf)
+    }
+
+    /// Adds Gaussian noise of `sigma` levels to every byte, from a generator seeded with `seed` (reproducible).
+    pub fn noise(img: &Image, sigma: f32, seed: u64) -> Image {
+        let mut rng = Rng(seed);
+        let mut out = img.clone();
+        for p in out.pixels.iter_mut() {
+            *p = (*p as f32 + sigma * rng.normal()).round().clamp(0.0, 255.0) as u8;
+        }
+        out
+    }
+
+    /// splitmix64: a small, well-mixed, seedable generator (calibration renders must be reproducible).
+    pub struct Rng(pub u64);
+    impl Rng {
+        pub fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        /// Uniform in [0, 1).
+        pub fn uniform(&mut self) -> f32 {
+            (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+        }
+        /// Standard normal (Box–Muller).
+        pub fn normal(&mut self) -> f32 {
+            let (u, v) = (self.uniform().max(1e-7), self.uniform());
+            (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -609,6 +697,27 @@ mod tests {
             }
         }
         Image::from_rgb(w, h, p).unwrap()
+    }
+
+    #[test]
+    fn degradations_change_what_they_should() {
+        let img = gradient(40, 30);
+        let blurred = degrade::gaussian_blur(&img, 1.5);
+        assert_eq!((blurred.width(), blurred.height()), (40, 30));
+        assert_ne!(blurred, img);
+        assert_eq!(degrade::gaussian_blur(&img, 0.0), img);
+        let flat = Image::from_rgb(8, 8, vec![77; 192]).unwrap();
+        assert_eq!(degrade::gaussian_blur(&flat, 2.0), flat, "blur keeps a flat image flat");
+        let small = degrade::downscale(&img, 0.5).unwrap();
+        assert_eq!((small.width(), small.height()), (20, 15));
+        assert!(degrade::downscale(&img, 1.5).is_err() && degrade::downscale(&img, 0.0).is_err());
+        let j = degrade::jpeg(&img, 30).unwrap();
+        assert_eq!((j.width(), j.height()), (40, 30));
+        let (a, b) = (degrade::noise(&flat, 5.0, 7), degrade::noise(&flat, 5.0, 7));
+        assert_eq!(a, b, "same seed, same noise");
+        assert_ne!(a, flat);
+        let mean = a.pixels().iter().map(|&v| v as f32).sum::<f32>() / 192.0;
+        assert!((mean - 77.0).abs() < 2.0, "{mean}");
     }
 
     #[test]

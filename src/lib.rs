@@ -45,7 +45,7 @@ pub mod track;
 pub use compare::{Match, OperatingPoint};
 pub use detect::{DetectParams, Face};
 pub use embed::Embedding;
-pub use engine::{Capture, Engine, Mode, Options};
+pub use engine::{Capture, Engine, Mode, Options, ThresholdRule};
 pub use error::{Error, Result};
 pub use image::{Image, ImageView, PixelFormat, Rotation};
 pub use liveness::{LivenessPoint, LivenessReport, LivenessStatus};

@@ -61,16 +61,40 @@ pub struct TrackerOptions {
     pub max_tracks: usize,
     /// What a track is decided on: the quality-weighted mean of its captures' embeddings, or its best capture's.
     pub aggregate: Aggregate,
+    /// How a track's liveness is decided from its captures' scores.
+    pub liveness_aggregate: LivenessAggregate,
+    /// A track whose captures are not live (yet) is not refused at `min_captures`: it keeps taking a capture
+    /// every `capture_gap` frames until it has this many liveness scores (or `decide_within` frames pass),
+    /// and is decided on all of them. A live person turning to the camera is let in; a photo stays out.
+    pub liveness_captures: u32,
+    /// Before a capture's liveness is checked, detect the face again alone in a square of twice its box at
+    /// 160 px: the liveness crops (2.7x and 4x the box) are cut from a finer box than the region search's.
+    pub liveness_redetect: bool,
+}
+
+/// How the liveness scores of a track's captures are combined before the threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LivenessAggregate {
+    /// The mean score.
+    Mean,
+    /// The median score: one odd frame (a blink, motion blur, a glare) neither refuses a live person nor
+    /// admits a photo.
+    #[default]
+    Median,
 }
 
 /// The embedding a track's decision compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Aggregate {
     /// Quality-weighted mean of the good captures' unit embeddings (noise of single frames averages out).
-    #[default]
     Mean,
     /// The best capture's embedding alone (by the cheap capture score).
     Best,
+    /// The mean embedding picks the candidate; the decision takes the mean of each capture's own similarity
+    /// to it. The calibrated thresholds are for one capture against one template; the similarity of a mean
+    /// embedding is higher for everybody, strangers included, so it would be decided too loosely.
+    #[default]
+    Scores,
 }
 
 impl Default for TrackerOptions {
@@ -86,7 +110,10 @@ impl Default for TrackerOptions {
             capture_gap: 3,
             decide_within: 45,
             max_tracks: 16,
-            aggregate: Aggregate::Mean,
+            aggregate: Aggregate::Scores,
+            liveness_aggregate: LivenessAggregate::Median,
+            liveness_captures: 6,
+            liveness_redetect: true,
         }
     }
 }
@@ -105,6 +132,9 @@ impl TrackerOptions {
         }
         if !(0.0..=1.0).contains(&self.roi_min_score) || !(0.0..=1.0).contains(&self.min_iou) {
             return bad("roi_min_score and min_iou must be in 0..=1");
+        }
+        if !(1..=100).contains(&self.liveness_captures) {
+            return bad("liveness_captures must be in 1..=100");
         }
         if self.min_captures == 0 || self.max_tracks == 0 || self.max_tracks > 1024 {
             return bad("min_captures must be at least 1 and max_tracks in 1..=1024");
@@ -141,9 +171,15 @@ pub enum Verdict {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
     pub verdict: Verdict,
-    /// The gallery identity (accepted), or the closest one (no match); `None` with a template or when nothing
-    /// was compared.
+    /// The gallery identity when accepted; `None` for every refusal (a refusal names nobody), with a template
+    /// and when nothing was compared.
     pub identity: Option<String>,
+    /// The closest gallery identity, whatever the verdict, and its similarity: for logs and review, **not a
+    /// decision** (a stranger has a nearest identity too).
+    pub nearest: Option<String>,
+    pub nearest_similarity: f32,
+    /// Mean inter-eye distance (pixels) of the captures decided on: the resolution band of the threshold.
+    pub eye_distance: f32,
     /// Cosine similarity of the aggregated embedding to the reference; NaN when nothing was compared.
     pub similarity: f32,
     /// Threshold the similarity was decided at: `operating_point`'s, or for a gallery the one for its size
@@ -239,9 +275,11 @@ struct Slot {
     /// Quality-weighted sum of the captures' unit embeddings, and the sum of weights.
     embedding_sum: Vec<f32>,
     weight: f32,
-    /// Sum and count of the captures' liveness scores (those the liveness check could assess).
-    liveness_sum: f32,
-    liveness_n: u32,
+    /// The good captures' embeddings, liveness scores (those the check could assess) and the weighted sum of
+    /// their inter-eye distances.
+    embeddings: Vec<Embedding>,
+    liveness_scores: Vec<f32>,
+    eye_sum: f32,
     best_crop: Option<Image>,
     best_embedding: Option<Embedding>,
 }
@@ -456,8 +494,9 @@ impl<'a> Tracker<'a> {
             last_capture: None,
             embedding_sum: Vec::new(),
             weight: 0.0,
-            liveness_sum: 0.0,
-            liveness_n: 0,
+            embeddings: Vec::new(),
+            liveness_scores: Vec::new(),
+            eye_sum: 0.0,
             best_crop: None,
             best_embedding: None,
         }
@@ -535,7 +574,7 @@ impl<'a> Tracker<'a> {
         // than the best, as a face walking towards the camera keeps improving — and never two attempts closer
         // than the gap, so a refused capture is not retried every frame.
         let due = s.last_capture.is_none_or(|l| f >= l + o.capture_gap as u64)
-            && (s.track.captures < o.min_captures || score > 1.25 * s.best_score);
+            && (s.track.captures < o.min_captures || score > 1.25 * s.best_score || self.wants_liveness_evidence(s));
         if !due || score <= 0.0 {
             return Ok(());
         }
@@ -564,16 +603,21 @@ impl<'a> Tracker<'a> {
         self.stats.embeddings += 1;
         // Liveness is averaged over the good captures: one frame can fool it, a stream of them less easily.
         let live = match e.liveness_model() {
-            Some(_) if e.options().quality.require_liveness => Some(e.liveness(frame, &face)?),
+            Some(_) if e.options().quality.require_liveness => {
+                let lf = if self.options.liveness_redetect { self.finer_box(frame, &face)? } else { face };
+                Some(e.liveness(frame, &lf)?)
+            }
             _ => None,
         };
+        let how = self.options.liveness_aggregate;
         let s = &mut self.slots[i];
         if let Some(l) = live.filter(|l| l.status == LivenessStatus::Assessed) {
-            s.liveness_sum += l.score;
-            s.liveness_n += 1;
-            s.track.liveness = s.liveness_sum / s.liveness_n as f32;
+            s.liveness_scores.push(l.score);
+            s.track.liveness = aggregate_liveness(&s.liveness_scores, how);
         }
         let w = (q.overall / 100.0).max(0.01);
+        s.eye_sum += w * face.eye_distance();
+        s.embeddings.push(emb.clone());
         if s.embedding_sum.is_empty() {
             s.embedding_sum = vec![0.0; emb.dim()];
         }
@@ -589,6 +633,30 @@ impl<'a> Tracker<'a> {
         Ok(())
     }
 
+    /// Whether an undecided track is still gathering liveness evidence: its captures' liveness is under the
+    /// threshold and it has fewer than `liveness_captures` scores.
+    fn wants_liveness_evidence(&self, s: &Slot) -> bool {
+        let e = self.engine;
+        let threshold = match e.liveness_model() {
+            Some(l) if e.options().quality.require_liveness => l.threshold(e.options().liveness_point).ok(),
+            _ => None,
+        };
+        threshold.is_some_and(|t| s.track.decision.is_none() && !(s.track.liveness >= t) && (s.liveness_scores.len() as u32) < self.options.liveness_captures)
+    }
+
+    /// `face` detected again alone in a square of twice its box scaled to 160 px (the detection overlapping it
+    /// most, IoU >= 0.5), else `face`.
+    fn finer_box(&mut self, frame: &Image, face: &Face) -> Result<Face> {
+        let side = 2.0 * face.width.max(face.height);
+        let Some(region) = Region::square_around(face.x + face.width / 2.0, face.y + face.height / 2.0, side, frame.width(), frame.height()) else {
+            return Ok(*face);
+        };
+        let p = DetectParams { input_size: LIVENESS_REDETECT_INPUT, score_threshold: self.options.roi_min_score, min_face_size: 0.0, ..self.engine.options().detect.clone() };
+        self.stats.region_detections += 1;
+        let found = self.engine.detect_region(frame, region, &p)?;
+        Ok(found.into_iter().map(|f| (f.iou(face), f)).filter(|(iou, _)| *iou >= 0.5).max_by(|a, b| a.0.total_cmp(&b.0)).map_or(*face, |(_, f)| f))
+    }
+
     /// Decides track `i` once it has enough evidence.
     fn decide(&mut self, i: usize, f: u64, up: &mut Update) -> Result<()> {
         let o = &self.options;
@@ -601,6 +669,9 @@ impl<'a> Tracker<'a> {
         let mut d = Decision {
             verdict: Verdict::PoorQuality,
             identity: None,
+            nearest: None,
+            nearest_similarity: f32::NAN,
+            eye_distance: f32::NAN,
             similarity: f32::NAN,
             threshold: f32::NAN,
             operating_point: op,
@@ -617,35 +688,84 @@ impl<'a> Tracker<'a> {
                 return Ok(());
             }
         } else if live_threshold.is_some_and(|lt| !(t.liveness >= lt)) {
-            // Not live on average, or never checkable (face too small / cut off in every capture).
+            // Not live (yet): more evidence first, while the track may still gather it.
+            if self.wants_liveness_evidence(&self.slots[i]) && t.age < o.decide_within {
+                return Ok(());
+            }
+            // Not live on its evidence, or never checkable (face too small / cut off in every capture).
             d.verdict = if t.liveness.is_nan() { Verdict::PoorQuality } else { Verdict::NotLive };
         } else {
             let s = &self.slots[i];
+            let mean = Embedding::from_vec(s.embedding_sum.clone());
             let agg = match o.aggregate {
-                Aggregate::Mean => Embedding::from_vec(s.embedding_sum.clone()),
+                Aggregate::Mean | Aggregate::Scores => mean,
                 Aggregate::Best => s.best_embedding.clone(),
             }
             .ok_or_else(|| Error::Internal("track has no embedding to decide on".into()))?;
-            // A gallery decides at the threshold for its size (Engine::gallery_threshold), a template at op's.
-            let (similarity, identity, threshold) = match &self.reference {
+            let eye = s.eye_sum / s.weight;
+            // Each capture's own similarity, averaged (Aggregate::Scores), or the aggregate's.
+            let per_capture = |score: &dyn Fn(&[f32]) -> Result<f32>| -> Result<f32> {
+                let v = s.embeddings.iter().map(|c| score(c.as_slice())).collect::<Result<Vec<f32>>>()?;
+                Ok(v.iter().sum::<f32>() / v.len().max(1) as f32)
+            };
+            // A gallery decides at the threshold for its size (Engine::gallery_threshold_for), a template at
+            // op's; both for the captures' resolution.
+            let (similarity, nearest, threshold) = match &self.reference {
                 Reference::None => return Ok(()),
-                Reference::Template(t) => (cosine(agg.as_slice(), t.as_slice())?, None, e.threshold(op)?),
+                Reference::Template(t) => {
+                    let sim = match o.aggregate {
+                        Aggregate::Scores => per_capture(&|c| cosine(c, t.as_slice()))?,
+                        _ => cosine(agg.as_slice(), t.as_slice())?,
+                    };
+                    (sim, None, e.threshold_for(op, Some(eye))?)
+                }
                 Reference::Gallery(g) => {
-                    let threshold = e.gallery_threshold(op.far(), g.template_count())?.threshold;
+                    let threshold = e.gallery_threshold_for(op.far(), g.template_count(), Some(eye))?.threshold;
                     match g.search(agg.as_slice(), 1, None)?.into_iter().next() {
-                        Some(h) => (h.similarity, Some(h.id), threshold),
+                        Some(h) => {
+                            let sim = match o.aggregate {
+                                Aggregate::Scores => per_capture(&|c| Ok(g.similarity_to(&h.id, c)?.unwrap_or(f32::NAN)))?,
+                                _ => h.similarity,
+                            };
+                            (sim, Some(h.id), threshold)
+                        }
                         None => (f32::NAN, None, threshold),
                     }
                 }
             };
             d.threshold = threshold;
             d.similarity = similarity;
-            d.identity = identity;
+            d.eye_distance = eye;
+            d.nearest_similarity = if nearest.is_some() { similarity } else { f32::NAN };
             d.verdict = if similarity >= threshold { Verdict::Accepted } else { Verdict::NoMatch };
+            // Only an acceptance names someone.
+            if d.verdict == Verdict::Accepted {
+                d.identity = nearest.clone();
+            }
+            d.nearest = nearest;
         }
         self.slots[i].track.decision = Some(d.clone());
         up.events.push(Event { frame: f, track: self.slots[i].track.id, kind: EventKind::Decided(d) });
         Ok(())
+    }
+}
+
+/// Detector input of the liveness re-detection ([`TrackerOptions::liveness_redetect`]).
+const LIVENESS_REDETECT_INPUT: u32 = 320;
+
+/// A track's liveness from its captures' scores (NaN without any).
+fn aggregate_liveness(scores: &[f32], how: LivenessAggregate) -> f32 {
+    if scores.is_empty() {
+        return f32::NAN;
+    }
+    match how {
+        LivenessAggregate::Mean => scores.iter().sum::<f32>() / scores.len() as f32,
+        LivenessAggregate::Median => {
+            let mut v = scores.to_vec();
+            v.sort_by(|a, b| a.total_cmp(b));
+            let n = v.len();
+            if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
+        }
     }
 }
 
@@ -784,8 +904,9 @@ mod tests {
             last_capture: None,
             embedding_sum: vec![],
             weight: 0.0,
-            liveness_sum: 0.0,
-            liveness_n: 0,
+            embeddings: vec![],
+            liveness_scores: vec![],
+            eye_sum: 0.0,
             best_crop: None,
             best_embedding: None,
         };

@@ -191,3 +191,40 @@ fn bad_options_and_references_are_errors() {
     let short = facekit::Embedding::from_vec(vec![1.0; 7]).unwrap();
     assert!(t.set_reference(Reference::Template(short)).is_err());
 }
+
+/// A refusal names nobody: a stranger decided against a gallery gets `identity` None (a firmware that opens
+/// for any named identity stays shut); the closest identity is in `nearest`, which is not a decision.
+#[test]
+fn a_stranger_is_refused_without_a_name() {
+    let e = common::engine_for_press_photos();
+    let gallery = Gallery::new(e.model_id(), e.dim()).unwrap();
+    let mut t = Tracker::new(e, TrackerOptions::default()).unwrap();
+    let mut best: Option<(f32, facekit::Embedding)> = None;
+    for f in common::video("intel_asl_book.mkv") {
+        for tr in t.update(&f).unwrap().tracks {
+            if let Some(emb) = t.best_embedding(tr.id) {
+                if best.as_ref().is_none_or(|b| tr.best_quality > b.0) {
+                    best = Some((tr.best_quality, emb.clone()));
+                }
+            }
+        }
+    }
+    gallery.enroll("C", &[best.expect("a good capture of C").1.as_slice()]).unwrap();
+    let mut t = Tracker::new(e, TrackerOptions::default()).unwrap();
+    t.set_reference(Reference::Gallery(&gallery)).unwrap();
+    let decided: Vec<_> = run(&mut t, &common::video("intel_asl_again.mkv"))
+        .into_iter()
+        .flat_map(|u| u.events)
+        .filter_map(|ev| match ev.kind {
+            EventKind::Decided(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    assert!(!decided.is_empty(), "A's clip is decided");
+    for d in &decided {
+        assert_eq!(d.verdict, Verdict::NoMatch, "{d:?}");
+        assert_eq!(d.identity, None, "a refusal names nobody: {d:?}");
+        assert_eq!(d.nearest.as_deref(), Some("C"), "{d:?}");
+        assert!(d.nearest_similarity < d.threshold && d.eye_distance > 10.0, "{d:?}");
+    }
+}

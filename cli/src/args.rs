@@ -7,7 +7,7 @@ use facekit::compare::OperatingPoint;
 use facekit::pack::{find_model_dir, Manifest, ModelPack};
 use facekit::liveness::LivenessPoint;
 use facekit::quality::QualityPolicy;
-use facekit::{DetectParams, Engine, Error, Options};
+use facekit::{DetectParams, Engine, Error, Options, ThresholdRule};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -150,6 +150,11 @@ pub struct DecisionArgs {
     /// Learned quality model of the capture check [default: the manifest's].
     #[arg(long, value_name = "NAME")]
     pub quality_model: Option<String>,
+    /// Thresholds: for the capture's resolution (the calibration's per-band table; `capture`), or the one
+    /// press-photo threshold per operating point (`single`, facekit's earlier rule).
+    #[arg(long, value_name = "RULE", default_value = "capture",
+          value_parser = PossibleValuesParser::new(ThresholdRule::NAMES).map(|s| ThresholdRule::parse(&s).expect("listed")))]
+    pub thresholds: ThresholdRule,
 }
 
 impl DecisionArgs {
@@ -157,6 +162,7 @@ impl DecisionArgs {
     /// and the liveness models when the policy requires liveness.
     pub fn apply(&self, o: &mut Options, default: QualityPolicy) {
         o.operating_point = self.op;
+        o.thresholds = self.thresholds;
         o.quality = self.policy.clone().unwrap_or(default);
         o.quality.require_liveness &= !self.no_liveness;
         o.liveness_point = self.liveness_op;

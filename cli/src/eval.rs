@@ -32,6 +32,10 @@ pub enum EvalCommand {
         #[command(flatten)]
         opts: EvalArgs,
     },
+    /// Decisions on a camera facekit was not calibrated on, leave-one-person-out: labelled clips through the
+    /// tracker against galleries of everyone but one person; counts false opens, genuine acceptances and
+    /// refusals (bench/camera_eval.sh runs it on the shared clips). Last line: one JSON object.
+    Camera(crate::camera::CameraEvalArgs),
     /// Presentation-attack detection measured as ISO/IEC 30107-3 does: APCER, BPCER, ACER, AUC, BPCER at
     /// APCER 1 % and 5 %, APCER per attack type.
     Liveness {
@@ -158,9 +162,33 @@ pub enum CalibrateCommand {
         #[arg(long, value_name = "MANIFEST", required = true)]
         out: PathBuf,
     },
+    /// Liveness thresholds pooled over several cameras' development sets so that no single one defines them:
+    /// at each point, the mean of the sets' APCERs is held (each set weighs the same).
+    LivenessPooled {
+        /// A data set and its development split, DIR:SPLIT (repeat; at least two).
+        #[arg(long = "set", value_name = "DIR:SPLIT", required = true)]
+        sets: Vec<String>,
+        #[arg(long, value_name = "MANIFEST", required = true)]
+        out: PathBuf,
+        #[command(flatten)]
+        threads: ThreadArgs,
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+    },
     /// Thresholds from a pair list (`pathA<TAB>pathB<TAB>1|0`); impostors from different identity folders.
     Pairs {
         list: PathBuf,
+        #[command(flatten)]
+        opts: CalibrateArgs,
+    },
+    /// Thresholds per band of face resolution: the pair list's images re-rendered as a webcam captures them
+    /// (downscaled to 10-40 px between the eyes, blurred, noisy, JPEG), each band calibrated like `lfw` with
+    /// both sides of every pair in the band. Needs the embedder's press-photo calibration in the manifest (it
+    /// is the band above 40 px). Writes the table into that calibration.
+    Resolution {
+        root: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        pairs: Option<PathBuf>,
         #[command(flatten)]
         opts: CalibrateArgs,
     },
@@ -212,6 +240,7 @@ pub fn eval(m: &ModelArgs, c: EvalCommand) -> Result<Code, Error> {
         EvalCommand::Identify { root, limit, open_set: true, det, json, run, pipeline } => {
             open_set(m, &pipeline, &root, limit, json, det.as_deref(), &run.run())
         }
+        EvalCommand::Camera(a) => crate::camera::eval_camera(m, a),
         EvalCommand::Liveness { data, json, liveness_op, det, roc } => eval_liveness(m, &data, liveness_op, json, det.as_deref(), roc.as_deref()),
     }
 }
@@ -323,6 +352,25 @@ pub fn calibrate(m: &ModelArgs, c: CalibrateCommand) -> Result<Code, Error> {
         eprintln!("wrote {}", out.display());
         return Ok(Code::Ok);
     }
+    if let CalibrateCommand::LivenessPooled { sets, out, threads, pipeline } = &c {
+        let mut o = pipeline.options(None);
+        o.load_liveness = true;
+        let e = crate::args::load(m, o)?;
+        let sets: Vec<(PathBuf, Option<String>)> = sets
+            .iter()
+            .map(|s| match s.rsplit_once(':') {
+                Some((d, sp)) if !sp.is_empty() && !sp.contains('/') => (PathBuf::from(d), Some(sp.to_string())),
+                _ => (PathBuf::from(s), None),
+            })
+            .collect();
+        let cal = liveness::eval::calibrate_pooled(&e, &sets, threads.get(), true)?;
+        let mut manifest = m.pack()?.manifest;
+        manifest.set_liveness_calibration(cal.clone())?;
+        write_manifest(out, &manifest)?;
+        println!("{}", serde_json::to_string_pretty(&cal).expect("serialises"));
+        eprintln!("wrote {}", out.display());
+        return Ok(Code::Ok);
+    }
     if let CalibrateCommand::Fusion { root, pairs, ensemble, opts: a } = &c {
         let file = pairs.clone().unwrap_or_else(|| root.join("pairsDevTrain.txt"));
         let list = limit(eval::lfw_pairs(root, Some(&file))?, a.limit);
@@ -344,10 +392,26 @@ pub fn calibrate(m: &ModelArgs, c: CalibrateCommand) -> Result<Code, Error> {
         eprintln!("wrote {} (the ensemble's calibrations were removed: run `facekit calibrate lfw --embedder {name}`)", a.out.display());
         return Ok(Code::Ok);
     }
+    if let CalibrateCommand::Resolution { root, pairs, opts: a } = &c {
+        let list = limit(eval::lfw_pairs(root, pairs.as_deref())?, a.limit);
+        let pk = m.pack()?;
+        let e = Engine::from_pack(&pk, a.pipeline.options(None))?;
+        let base = e.calibration().cloned().ok_or_else(|| Error::invalid("the embedder has no press-photo calibration for this flip setting: run `facekit calibrate lfw` first"))?;
+        let dataset = format!("LFW {}", pairs.as_deref().unwrap_or(&root.join("pairs.txt")).display());
+        let table = eval::resolution::calibrate(&e, &list, &dataset, &eval::resolution::DEFAULT_BANDS, &base, &a.run.run())?;
+        let mut manifest = pk.manifest.clone();
+        let cals = manifest.calibrations_mut(e.embedder().name())?;
+        let cal = cals.iter_mut().find(|c| c.flip == base.flip).expect("the engine's calibration is the manifest's");
+        cal.by_eye_distance = Some(table.clone());
+        write_manifest(&a.out, &manifest)?;
+        println!("{}", serde_json::to_string_pretty(&table).expect("serialises"));
+        eprintln!("wrote {}", a.out.display());
+        return Ok(Code::Ok);
+    }
     let (pairs, dataset, a) = match c {
         CalibrateCommand::Lfw { root, pairs, opts } => (eval::lfw_pairs(&root, pairs.as_deref())?, format!("LFW {}", root.display()), opts),
         CalibrateCommand::Pairs { list, opts } => (eval::list_pairs(&list)?, list.display().to_string(), opts),
-        CalibrateCommand::Liveness { .. } | CalibrateCommand::Fusion { .. } => unreachable!("handled above"),
+        CalibrateCommand::Liveness { .. } | CalibrateCommand::LivenessPooled { .. } | CalibrateCommand::Fusion { .. } | CalibrateCommand::Resolution { .. } => unreachable!("handled above"),
     };
     let pairs = limit(pairs, a.limit);
     let pk = m.pack()?;

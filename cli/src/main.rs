@@ -4,6 +4,7 @@
 
 mod args;
 mod bench;
+mod camera;
 mod commands;
 mod draw;
 mod eval;

@@ -9,7 +9,7 @@ use clap::builder::TypedValueParser;
 use clap::Args;
 use facekit::gallery::Gallery;
 use facekit::quality::QualityPolicy;
-use facekit::track::{Aggregate, EventKind, Reference, Track, Verdict};
+use facekit::track::{Aggregate, EventKind, LivenessAggregate, Reference, Track, Verdict};
 use facekit::{Embedding, Error, Image, Tracker, TrackerOptions};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
@@ -29,9 +29,43 @@ pub struct TrackerArgs {
     /// Good captures a track gathers before it is decided.
     #[arg(long, value_name = "N", default_value_t = TrackerOptions::default().min_captures, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub min_captures: u32,
-    /// Decide on the quality-weighted mean of a track's captures (mean) or on its best capture alone (best).
-    #[arg(long, value_name = "HOW", default_value = "mean", value_parser = clap::builder::PossibleValuesParser::new(["mean", "best"]).map(|s| if s == "best" { Aggregate::Best } else { Aggregate::Mean }))]
+    /// Decide on the quality-weighted mean of a track's captures (mean), on its best capture alone (best),
+    /// or on the mean of each capture's similarity to the candidate the mean picks (scores).
+    #[arg(long, value_name = "HOW", default_value = aggregate_name(TrackerOptions::default().aggregate), value_parser = clap::builder::PossibleValuesParser::new(["mean", "best", "scores"]).map(|s| parse_aggregate(&s)))]
     pub aggregate: Aggregate,
+    /// A track's liveness: the mean or the median of its captures' scores.
+    #[arg(long, value_name = "HOW", default_value = live_name(TrackerOptions::default().liveness_aggregate), value_parser = clap::builder::PossibleValuesParser::new(["mean", "median"]).map(|s| if s == "median" { LivenessAggregate::Median } else { LivenessAggregate::Mean }))]
+    pub liveness_aggregate: LivenessAggregate,
+    /// A track not live on its first captures keeps gathering until it has N liveness scores before it is
+    /// refused.
+    #[arg(long, value_name = "N", default_value_t = TrackerOptions::default().liveness_captures, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub liveness_captures: u32,
+    /// Re-detect each capture's face alone (2x its box at 160 px) before the liveness check: on|off.
+    #[arg(long, value_name = "ON", action = clap::ArgAction::Set, default_value = if TrackerOptions::default().liveness_redetect { "on" } else { "off" }, value_parser = clap::builder::PossibleValuesParser::new(["on", "off"]).map(|s| s == "on"))]
+    pub liveness_redetect: bool,
+}
+
+pub const fn aggregate_name(a: Aggregate) -> &'static str {
+    match a {
+        Aggregate::Mean => "mean",
+        Aggregate::Best => "best",
+        Aggregate::Scores => "scores",
+    }
+}
+
+fn parse_aggregate(s: &str) -> Aggregate {
+    match s {
+        "best" => Aggregate::Best,
+        "scores" => Aggregate::Scores,
+        _ => Aggregate::Mean,
+    }
+}
+
+const fn live_name(a: LivenessAggregate) -> &'static str {
+    match a {
+        LivenessAggregate::Mean => "mean",
+        LivenessAggregate::Median => "median",
+    }
 }
 
 impl TrackerArgs {
@@ -41,6 +75,9 @@ impl TrackerArgs {
             roi_input: self.roi_input,
             min_captures: self.min_captures,
             aggregate: self.aggregate,
+            liveness_aggregate: self.liveness_aggregate,
+            liveness_redetect: self.liveness_redetect,
+            liveness_captures: self.liveness_captures,
             ..Default::default()
         }
     }
@@ -80,7 +117,7 @@ pub struct TrackArgs {
     pipeline: PipelineArgs,
 }
 
-fn verdict_name(v: Verdict) -> &'static str {
+pub fn verdict_name(v: Verdict) -> &'static str {
     match v {
         Verdict::Accepted => "accepted",
         Verdict::NoMatch => "no_match",
@@ -148,8 +185,10 @@ pub fn track(m: &ModelArgs, a: TrackArgs) -> Result<Code, Error> {
                 json!({
                     "frame": ev.frame, "event": event, "track": ev.track,
                     "identity": d.and_then(|d| d.identity.clone()), "similarity": d.and_then(|d| finite(d.similarity)),
+                    "threshold": d.and_then(|d| finite(d.threshold)),
                     "reason": d.map(|d| verdict_name(d.verdict)), "after_frames": d.map(|d| d.after_frames),
-                    "liveness": d.and_then(|d| finite(d.liveness)),
+                    "liveness": d.and_then(|d| finite(d.liveness)), "eye_distance": d.and_then(|d| finite(d.eye_distance)),
+                    "nearest": d.and_then(|d| d.nearest.clone()), "nearest_similarity": d.and_then(|d| finite(d.nearest_similarity)),
                 })
                 .to_string()
             } else {

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod open_set;
+pub mod resolution;
 
 use crate::compare::{clopper_pearson, eer, kfold_accuracy, tar_at, threshold_at_far, OperatingPoint, SortedScores};
 use crate::detect::Face;
@@ -444,6 +445,7 @@ pub fn calibrate(engine: &Engine, pairs: &[Pair], dataset: &str, run: &Run) -> R
         best_accuracy_threshold: Some(crate::compare::best_threshold(&scored.sims, &scored.same).0),
         impostors_accepted: BTreeMap::new(),
         far_interval_95: BTreeMap::new(),
+        by_eye_distance: None,
     };
     for op in OperatingPoint::ALL {
         if let Some(t) = impostors.threshold_at_far(op.far()) {

@@ -260,7 +260,9 @@ unsafe fn options_ref<'a>(p: *const fk_options) -> Result<&'a fk_options, Error>
 /// `detector_input_size` (32..2048, default 320), `score_threshold` (0..1, default 0.5), `nms_iou` (0..1),
 /// `min_face_size` (pixels, default 0), `max_faces` (1..1024, default 64), `flip` (0|1),
 /// `operating_point` (far_1e-2|far_1e-3|far_1e-4|far_1e-5|far_1e-6; for a gallery, the share of strangers it
-/// may match: see `fk_engine_gallery_threshold`), `load_liveness` (0|1, default 1),
+/// may match: see `fk_engine_gallery_threshold`), `thresholds` (capture|single, default capture: decisions
+/// on a face are taken at the threshold measured for its resolution, its inter-eye distance's band in the
+/// manifest's table; single: the one press-photo threshold per point), `load_liveness` (0|1, default 1),
 /// `liveness_operating_point` (apcer_1e-2|apcer_5e-2, default apcer_5e-2), `quality_policy`
 /// (enrolment|unlock|gate; replaces every policy field, so set it before the fields), `require_liveness` (0|1:
 /// whether deciding calls refuse a capture that is not live; 1 in every preset), and `quality.<field>` for each
@@ -313,6 +315,7 @@ fn set_option(o: &mut Options, key: &str, value: &str) -> Result<(), Error> {
         "min_face_size" => n.detect.min_face_size = num().ok().filter(|v| *v >= 0.0).ok_or_else(bad)? as f32,
         "max_faces" => n.detect.max_faces = num().ok().filter(|v| (1.0..=1024.0).contains(v)).ok_or_else(bad)? as usize,
         "operating_point" => n.operating_point = OperatingPoint::parse(value).ok_or_else(bad)?,
+        "thresholds" => n.thresholds = crate::engine::ThresholdRule::parse(value.trim()).ok_or_else(bad)?,
         "quality_policy" => n.quality = QualityPolicy::preset(value).ok_or_else(bad)?,
         k if k.starts_with("quality.") => {
             let v = num()? as f32;
@@ -486,6 +489,49 @@ pub unsafe extern "C" fn fk_engine_gallery_threshold(engine: *const fk_engine, o
         *o = e.gallery_threshold(op.far(), templates)?.threshold;
         Ok(())
     })
+}
+
+/// `fk_engine_threshold` for a face whose eyes are `eye_distance` pixels apart (`fk_face` landmarks 0 and 1;
+/// for two faces, the smaller distance): the threshold measured at that resolution (the manifest's
+/// per-resolution table; small, blurred webcam faces look more alike, so they are decided higher). Under the
+/// option `thresholds=single`, or without a table, the same as `fk_engine_threshold`. Written on FK_OK only.
+/// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown point, not calibrated, distance not
+/// finite or negative). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_engine_threshold_for_face(engine: *const fk_engine, operating_point: i32, eye_distance: f32, out: *mut f32) -> fk_status {
+    guard(|| {
+        let e = engine_ref(engine)?;
+        let op = operating_point_arg(operating_point)?;
+        let eye = eye_distance_arg(eye_distance)?;
+        let o = nn_mut(out, "out")?;
+        *o = e.threshold_for(op, Some(eye))?;
+        Ok(())
+    })
+}
+
+/// `fk_engine_gallery_threshold` for a probe face whose eyes are `eye_distance` pixels apart: the size rule on
+/// the operating points of that resolution's band (see `fk_engine_threshold_for_face`). Written on FK_OK only.
+/// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_engine_gallery_threshold_for_face(
+    engine: *const fk_engine,
+    operating_point: i32,
+    templates: usize,
+    eye_distance: f32,
+    out: *mut f32,
+) -> fk_status {
+    guard(|| {
+        let e = engine_ref(engine)?;
+        let op = operating_point_arg(operating_point)?;
+        let eye = eye_distance_arg(eye_distance)?;
+        let o = nn_mut(out, "out")?;
+        *o = e.gallery_threshold_for(op.far(), templates, Some(eye))?.threshold;
+        Ok(())
+    })
+}
+
+fn eye_distance_arg(v: f32) -> crate::error::Result<f32> {
+    if v.is_finite() && v >= 0.0 { Ok(v) } else { Err(Error::invalid(format!("eye distance {v} is not a finite, non-negative number of pixels"))) }
 }
 
 // ---------------------------------------------------------------------------------------------------------

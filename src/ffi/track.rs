@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::gallery::Gallery;
-use crate::track::{Aggregate, Decision, EventKind, Reference, Track, TrackState, Tracker, TrackerOptions, Verdict};
+use crate::track::{Aggregate, Decision, EventKind, LivenessAggregate, Reference, Track, TrackState, Tracker, TrackerOptions, Verdict};
 use std::collections::VecDeque;
 
 /// One camera stream's tracker: follows faces across frames and decides once per person (see
@@ -69,7 +69,8 @@ pub struct fk_decision {
     pub liveness: f32,
     /// Frames from the track's first appearance to the decision.
     pub after_frames: u32,
-    /// NUL-terminated gallery identity (accepted), or the closest one (no match); "" otherwise.
+    /// NUL-terminated gallery identity when accepted; "" for every refusal (a refusal names nobody: the
+    /// closest identity is not a decision, and is left out here), with a template, or while undecided.
     pub identity: [c_char; 256],
 }
 
@@ -202,7 +203,11 @@ pub unsafe extern "C" fn fk_tracker_free(tracker: *mut fk_tracker) {
 /// Changes one setting (takes effect from the next frame). Keys (values): `detect_every` (1..1000, default 10),
 /// `roi_input` (32, 64, 96 or 128; default 64), `roi_scale` (1..8, 2), `roi_min_score` (0..1, 0.3), `min_iou` (0..1, 0.3),
 /// `max_missed` (frames, 10), `min_captures` (1.., 3), `capture_gap` (frames, 3), `decide_within` (frames, 45),
-/// `max_tracks` (1..1024, 16), `aggregate` (`mean` of the captures' embeddings, or the `best` one; `mean`).
+/// `max_tracks` (1..1024, 16), `aggregate` (`scores`: each capture's similarity to the candidate, averaged;
+/// `mean`: the similarity of the captures' mean embedding; `best`: the best capture's; `scores`),
+/// `liveness_aggregate` (`median` or `mean` of the captures' liveness scores; `median`), `liveness_captures`
+/// (1..100, 6: a track not live on its first captures gathers this many before it is refused),
+/// `liveness_redetect` (0 or 1, 1: each capture's face detected again alone for the liveness crop).
 /// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown key or
 /// bad value; settings unchanged), FK_ERR_PANIC.
 #[no_mangle]
@@ -229,9 +234,19 @@ pub unsafe extern "C" fn fk_tracker_set(tracker: *mut fk_tracker, key: *const c_
                 o.aggregate = match value.trim() {
                     "mean" => Aggregate::Mean,
                     "best" => Aggregate::Best,
+                    "scores" => Aggregate::Scores,
                     _ => return Err(bad()),
                 }
             }
+            "liveness_aggregate" => {
+                o.liveness_aggregate = match value.trim() {
+                    "mean" => LivenessAggregate::Mean,
+                    "median" => LivenessAggregate::Median,
+                    _ => return Err(bad()),
+                }
+            }
+            "liveness_captures" => o.liveness_captures = whole()?,
+            "liveness_redetect" => o.liveness_redetect = whole()? != 0,
             _ => return Err(Error::invalid(format!("unknown tracker option '{key}'"))),
         }
         t.inner.set_options(o)

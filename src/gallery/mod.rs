@@ -264,6 +264,19 @@ impl Gallery {
         }
     }
 
+    /// The exact cosine of `query` with identity `id`'s best template; `None` when `id` is not enrolled.
+    pub fn similarity_to(&self, id: &str, query: &[f32]) -> Result<Option<f32>> {
+        let q = normalized(query, self.dim).map_err(|m| Error::invalid(format!("query {m}")))?;
+        let store = self.read()?;
+        let Some(&slot) = store.index.get(id) else { return Ok(None) };
+        let best = store.idents[slot as usize]
+            .rows
+            .iter()
+            .map(|&r| store.f32_rows[r as usize * self.dim..(r as usize + 1) * self.dim].iter().zip(&q).map(|(a, b)| a * b).sum::<f32>())
+            .fold(f32::NEG_INFINITY, f32::max);
+        Ok(Some(best.clamp(-1.0, 1.0)))
+    }
+
     /// Reference search: the same answer as [`search`](Self::search) computed by an exact `f32` scan of every
     /// template (about 4x the memory traffic).
     pub fn search_f32_exact(&self, query: &[f32], k: usize, threshold: Option<f32>) -> Result<Vec<Hit>> {

@@ -319,6 +319,7 @@ pub fn calibration(real: &[f32], spoof: &[f32], dataset: String, pipeline: Strin
         thresholds: BTreeMap::new(),
         apcer: BTreeMap::new(),
         bpcer: BTreeMap::new(),
+        per_set: BTreeMap::new(),
     };
     for op in LivenessPoint::ALL {
         if let Some(t) = threshold_at_apcer(spoof, op.apcer()) {
@@ -350,6 +351,74 @@ pub fn calibrate_dir(engine: &Engine, dir: &Path, split: Option<&str>, threads: 
         return Err(Error::invalid(format!("{}: {} spoofs are too few to measure APCER 5 %", dir.display(), spoof.len())));
     }
     Ok(cal)
+}
+
+/// Calibrates on several data sets (cameras) pooled so that no single one defines the threshold: each
+/// operating point's threshold is the lowest at which the **mean of the sets' APCERs** is at most the
+/// point's APCER (every set weighs the same, however many images it has). The calibration records the mean
+/// rates and each set's own APCER and BPCER at the chosen thresholds. `sets`: folders and their development
+/// splits (a `test` split is refused, as by [`calibrate_dir`]).
+pub fn calibrate_pooled(engine: &Engine, sets: &[(PathBuf, Option<String>)], threads: usize, progress: bool) -> Result<LivenessCalibration> {
+    if sets.len() < 2 {
+        return Err(Error::invalid("pooled calibration needs at least two data sets"));
+    }
+    let mut scored = Vec::new();
+    for (dir, split) in sets {
+        let items = list(dir, split.as_deref())?;
+        if items.iter().any(|i| i.split.as_deref() == Some("test")) {
+            return Err(Error::invalid(format!("{}: calibrating on a test split; pass a development split", dir.display())));
+        }
+        let (real, spoof) = split_scores(&score_items(engine, &items, threads, progress)?);
+        if real.is_empty() || spoof.is_empty() {
+            return Err(Error::invalid(format!("{}: needs both real and spoof captures", dir.display())));
+        }
+        scored.push((dataset_name(dir, split.as_deref(), real.len(), spoof.len()), real, spoof));
+    }
+    let mean_rates = |t: f32| -> (f64, f64) {
+        let r: Vec<(f64, f64)> = scored.iter().map(|(_, real, spoof)| rates(real, spoof, t)).collect();
+        (r.iter().map(|x| x.0).sum::<f64>() / r.len() as f64, r.iter().map(|x| x.1).sum::<f64>() / r.len() as f64)
+    };
+    // Candidate thresholds: just above every spoof score (where APCER steps down).
+    let mut cands: Vec<f32> = scored.iter().flat_map(|(_, _, sp)| sp.iter().map(|&v| next_above(v))).filter(|v| v.is_finite()).collect();
+    cands.sort_by(|a, b| a.total_cmp(b));
+    cands.dedup();
+    let mut c = LivenessCalibration {
+        dataset: format!("pooled, every set weighing the same: {}", scored.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join("; ")),
+        pipeline: format!("detector {} at input {}, face nearest the centre", engine.detector_name(), engine.options().detect.input_size),
+        real: scored.iter().map(|s| s.1.len()).sum(),
+        spoof: scored.iter().map(|s| s.2.len()).sum(),
+        thresholds: BTreeMap::new(),
+        apcer: BTreeMap::new(),
+        bpcer: BTreeMap::new(),
+        per_set: BTreeMap::new(),
+    };
+    for op in LivenessPoint::ALL {
+        let Some(&t) = cands.iter().find(|&&t| mean_rates(t).0 <= 100.0 * op.apcer() + 1e-9) else { continue };
+        let (a, b) = mean_rates(t);
+        let k = op.key().to_string();
+        c.thresholds.insert(k.clone(), t);
+        c.apcer.insert(k.clone(), a as f32);
+        c.bpcer.insert(k.clone(), b as f32);
+        for (name, real, spoof) in &scored {
+            let (a, b) = rates(real, spoof, t);
+            c.per_set.entry(name.clone()).or_default().insert(k.clone(), [a as f32, b as f32]);
+        }
+    }
+    if c.thresholds.is_empty() {
+        return Err(Error::invalid("too few spoofs to measure APCER 5 %"));
+    }
+    Ok(c)
+}
+
+/// The smallest f32 above `x`.
+fn next_above(x: f32) -> f32 {
+    if !x.is_finite() {
+        return x;
+    }
+    if x == 0.0 {
+        return f32::from_bits(1);
+    }
+    f32::from_bits(if x > 0.0 { x.to_bits() + 1 } else { x.to_bits() - 1 })
 }
 
 #[cfg(test)]

@@ -123,6 +123,97 @@ pub struct Calibration {
     /// [`crate::compare::clopper_pearson`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub far_interval_95: BTreeMap<String, [f64; 2]>,
+    /// The same operating points per band of face resolution (`facekit calibrate resolution`): what decisions
+    /// use when the capture's inter-eye distance is known ([`crate::engine::ThresholdRule::Capture`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_eye_distance: Option<ResolutionTable>,
+}
+
+/// Operating points per band of face resolution, measured on re-rendered photos
+/// ([`crate::eval::resolution`]), with their provenance.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResolutionTable {
+    pub dataset: String,
+    /// How the photos were re-rendered (ranges of downscale, blur, noise, JPEG quality).
+    pub degradations: String,
+    pub pipeline: String,
+    /// Ascending by `min_eye_px`; the first band also holds faces below its minimum, the last one every
+    /// larger face.
+    pub bands: Vec<ResolutionBand>,
+}
+
+/// One band of a [`ResolutionTable`]: faces whose eyes are at least `min_eye_px` apart (and less than the next
+/// band's minimum).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResolutionBand {
+    pub min_eye_px: f32,
+    /// Threshold per operating point, as applied (monotone: see [`crate::eval::resolution::make_monotone`]).
+    pub thresholds: BTreeMap<String, f32>,
+    /// The thresholds as measured in this band alone, before the table was made monotone.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub measured: BTreeMap<String, f32>,
+    /// True-accept rate (percent) of the band's genuine pairs at each applied threshold.
+    #[serde(default)]
+    pub tar: BTreeMap<String, f32>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub impostors_accepted: BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub far_interval_95: BTreeMap<String, [f64; 2]>,
+    #[serde(default)]
+    pub genuine_pairs: usize,
+    #[serde(default)]
+    pub impostor_pairs: usize,
+    /// Images rendered into the band with a face found, and without.
+    #[serde(default)]
+    pub images: usize,
+    #[serde(default)]
+    pub images_without_face: usize,
+    /// Median inter-eye distance the detector measured on the band's renders (none for the press band).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median_eye_px: Option<f32>,
+    /// The genuine scores, while calibrating (not stored).
+    #[serde(skip)]
+    pub genuine_scores: Vec<f32>,
+}
+
+impl ResolutionTable {
+    /// The band a face with eyes `eye_px` apart falls in (below the first band: the first).
+    pub fn band(&self, eye_px: f32) -> Option<&ResolutionBand> {
+        self.bands.iter().rev().find(|b| eye_px >= b.min_eye_px).or(self.bands.first())
+    }
+
+    /// Bands ascending; every band with the same operating points, finite; thresholds never lower for a
+    /// smaller face or a stricter point. The error names the entry.
+    pub fn check(&self, owner: &str) -> Result<()> {
+        let bad = |msg: String| Err(Error::ModelFormat(format!("manifest: {owner}: by_eye_distance: {msg}")));
+        let Some(first) = self.bands.first() else { return bad("no bands".into()) };
+        let keys: Vec<&String> = first.thresholds.keys().collect();
+        if keys.is_empty() {
+            return bad(format!("band min_eye_px={} has no operating point", first.min_eye_px));
+        }
+        for (i, b) in self.bands.iter().enumerate() {
+            let name = format!("band min_eye_px={}", b.min_eye_px);
+            if !(b.min_eye_px.is_finite() && b.min_eye_px >= 0.0) || (i > 0 && b.min_eye_px <= self.bands[i - 1].min_eye_px) {
+                return bad(format!("{name} is not above the previous band's"));
+            }
+            if b.thresholds.keys().collect::<Vec<_>>() != keys {
+                let missing: Vec<&&String> = keys.iter().filter(|k| !b.thresholds.contains_key(**k)).collect();
+                return bad(format!("{name} misses or adds an operating point (missing {missing:?}; every band needs {keys:?})"));
+            }
+            let mut prev = f32::NEG_INFINITY;
+            for op in crate::compare::OperatingPoint::ALL {
+                let Some(&t) = b.thresholds.get(op.key()) else { continue };
+                if !t.is_finite() || t < prev {
+                    return bad(format!("{name} {} = {t} is not finite or lower than a looser point's", op.key()));
+                }
+                prev = t;
+                if i > 0 && t > self.bands[i - 1].thresholds[op.key()] {
+                    return bad(format!("{name} {} = {t} is above the smaller band's: the table is not monotone", op.key()));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Calibration {
@@ -238,6 +329,9 @@ pub struct LivenessCalibration {
     pub apcer: BTreeMap<String, f32>,
     #[serde(default)]
     pub bpcer: BTreeMap<String, f32>,
+    /// A pooled calibration's data sets: per set, per operating point, [APCER, BPCER] in percent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_set: BTreeMap<String, BTreeMap<String, [f32; 2]>>,
 }
 
 /// The liveness stage of a pack: which models, how their scores combine, and the calibrated thresholds.
@@ -341,6 +435,14 @@ impl Manifest {
         }
         for e in &m.ensembles {
             m.check_ensemble(e)?;
+        }
+        let tables = m.models.iter().map(|s| (&s.name, &s.calibrations)).chain(m.ensembles.iter().map(|e| (&e.name, &e.calibrations)));
+        for (name, cals) in tables {
+            for c in cals {
+                if let Some(t) = &c.by_eye_distance {
+                    t.check(&format!("{name} (flip={})", c.flip))?;
+                }
+            }
         }
         if let Some(a) = &m.defaults.accurate {
             m.ensemble(a)?;
@@ -642,6 +744,42 @@ mod tests {
         let mut m = Manifest::default_manifest();
         m.defaults.embedder = "nope".into();
         assert!(matches!(Manifest::parse(&m.to_json()), Err(Error::ModelFormat(_))));
+    }
+
+    /// A resolution table that is not monotone, or whose bands do not all have the same operating points, is
+    /// refused at load with ModelFormat naming the entry; the compiled-in one loads and decides small faces higher.
+    #[test]
+    fn resolution_tables_are_checked_at_load() {
+        let m = Manifest::default_manifest();
+        let name = m.defaults.embedder.clone();
+        let cal = m.embedder(&name).unwrap().calibrations().iter().find(|c| !c.flip).unwrap().clone();
+        let t = cal.by_eye_distance.clone().expect("the default manifest has a resolution table");
+        t.check("x").unwrap();
+        let (small, press) = (t.band(5.0).unwrap(), t.band(500.0).unwrap());
+        assert_eq!(press.thresholds, cal.thresholds, "the largest band is the press-photo calibration");
+        assert!(small.thresholds["far_1e-3"] > press.thresholds["far_1e-3"]);
+        let reparse = |edit: &dyn Fn(&mut ResolutionTable)| {
+            let mut m2 = m.clone();
+            let c = m2.calibrations_mut(&name).unwrap().iter_mut().find(|c| !c.flip).unwrap();
+            edit(c.by_eye_distance.as_mut().unwrap());
+            Manifest::parse(&m2.to_json())
+        };
+        let err = |r: Result<Manifest>| match r {
+            Err(Error::ModelFormat(msg)) => msg,
+            other => panic!("expected ModelFormat, got {other:?}"),
+        };
+        let msg = err(reparse(&|t| {
+            let b = &mut t.bands[1];
+            *b.thresholds.get_mut("far_1e-3").unwrap() = 0.01;
+        }));
+        assert!(msg.contains("by_eye_distance") && msg.contains("min_eye_px") && msg.contains("far_1e-"), "{msg}");
+        let msg = err(reparse(&|t| {
+            t.bands[2].thresholds.remove("far_1e-4");
+        }));
+        assert!(msg.contains("misses") && msg.contains("far_1e-4"), "{msg}");
+        let msg = err(reparse(&|t| t.bands.swap(0, 1)));
+        assert!(msg.contains("not above the previous band"), "{msg}");
+        assert!(matches!(reparse(&|t| t.bands.clear()), Err(Error::ModelFormat(_))));
     }
 
     #[test]

@@ -108,9 +108,17 @@ static void happy(void) {
     fk_match m;
     EXPECT(fk_compare(e, ea, eb, 128, &m), FK_OK);
     CHECK(m.similarity > same.similarity - 1e-4f && m.similarity < same.similarity + 1e-4f, "stage path %.5f vs verify %.5f", m.similarity, same.similarity);
-    float t = 0;
+    float t = 0, tf = 0, t_small = 0;
     EXPECT(fk_engine_threshold(e, FK_OP_FAR_1E3, &t), FK_OK);
-    CHECK(t == same.threshold, "threshold");
+    /* fk_verify decides at the threshold for the smaller face's resolution (its inter-eye distance). */
+    float eye_a = hypotf(faces[0].landmarks[0][0] - faces[0].landmarks[1][0], faces[0].landmarks[0][1] - faces[0].landmarks[1][1]);
+    float eye_b = hypotf(fb[0].landmarks[0][0] - fb[0].landmarks[1][0], fb[0].landmarks[0][1] - fb[0].landmarks[1][1]);
+    EXPECT(fk_engine_threshold_for_face(e, FK_OP_FAR_1E3, eye_a < eye_b ? eye_a : eye_b, &tf), FK_OK);
+    CHECK(tf == same.threshold, "verify threshold %.5f vs the face's band %.5f", same.threshold, tf);
+    /* A webcam-sized face (20 px between the eyes) is decided higher than a press photo (80 px). */
+    EXPECT(fk_engine_threshold_for_face(e, FK_OP_FAR_1E3, 20.0f, &t_small), FK_OK);
+    EXPECT(fk_engine_threshold_for_face(e, FK_OP_FAR_1E3, 80.0f, &tf), FK_OK);
+    CHECK(tf == t && t_small > t, "band thresholds: 20 px %.5f, 80 px %.5f, single %.5f", t_small, tf, t);
 
     fk_quality_report q;
     EXPECT(fk_quality(e, &a, &faces[0], &q, sizeof q), FK_OK);
@@ -577,6 +585,13 @@ static void bad(void) {
     BAD(fk_engine_gallery_threshold(e, 1, 100, &thr), FK_ERR_INVALID_ARGUMENT);
     BAD(fk_engine_gallery_threshold(e, FK_OP_FAR_1E3, 100, NULL), FK_ERR_NULL_ARGUMENT);
     BAD(fk_engine_gallery_threshold(NULL, FK_OP_FAR_1E3, 100, &thr), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_engine_threshold_for_face(NULL, FK_OP_FAR_1E3, 30.0f, &thr), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_engine_threshold_for_face(e, 7, 30.0f, &thr), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_engine_threshold_for_face(e, FK_OP_FAR_1E3, NAN, &thr), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_engine_threshold_for_face(e, FK_OP_FAR_1E3, -1.0f, &thr), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_engine_threshold_for_face(e, FK_OP_FAR_1E3, 30.0f, NULL), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_engine_gallery_threshold_for_face(e, FK_OP_FAR_1E3, 100, INFINITY, &thr), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_engine_gallery_threshold_for_face(e, FK_OP_FAR_1E3, 100, 30.0f, NULL), FK_ERR_NULL_ARGUMENT);
     CHECK(w == 7 && h == 7 && thr == -5, "outputs untouched");
     CHECK(fk_engine_embedding_dim(NULL) == 0, "dim of NULL");
 

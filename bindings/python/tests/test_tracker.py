@@ -156,6 +156,21 @@ def test_gallery_enrolled_from_the_camera_identifies_other_clips(engine, templat
     assert [tracks[0].age for tracks in frames_a[:3]] == [0, 1, 2]
 
 
+def test_a_stranger_is_refused_without_a_name(engine, templates):
+    """A refusal names nobody: with only C enrolled, A's clip is not accepted and its decision's identity is
+    None (a firmware that opens for any named identity stays shut)."""
+    with Gallery(engine) as g:
+        g.enroll("C", templates["C"])
+        with Tracker(engine, gallery=g, **GATE) as tr:
+            ev, _ = run(tr, clip("brother"))
+    ds = decided(ev)
+    assert ds, ev
+    for e in ds:
+        d = e.decision
+        assert d.verdict != Verdict.ACCEPTED and d.identity is None, d
+        assert d.verdict != Verdict.NO_MATCH or d.similarity < d.threshold, d
+
+
 def test_template_planar_frames_and_a_photo_attack(engine, templates):
     """1:1 on zero-copy planar views of the frames: the template's person is accepted, another person is not,
     and a phone photo held to the camera is refused as not live; a change of frame size ends every track."""

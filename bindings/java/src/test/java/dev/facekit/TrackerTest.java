@@ -171,6 +171,21 @@ final class TrackerTest {
                 checkNoFlicker(c.frames);
             });
 
+            test("tracker: a stranger is refused without a name", () -> {
+                check(templates[1] != null, "needs the enrolment test");
+                Run a;
+                try (Gallery g = new Gallery(engine); Tracker t = new Tracker(engine, GATE)) {
+                    g.enroll("C", templates[1]);
+                    t.setGallery(g);
+                    a = run(t, clip("brother"), null);
+                }
+                check(!a.decided().isEmpty(), a.kinds());
+                for (TrackEvent e : a.decided()) {
+                    // A refusal names nobody: a firmware that opens for any named identity stays shut.
+                    check(!e.decision.accepted() && e.decision.identity == null, "" + e.decision);
+                }
+            });
+
             test("tracker: template on YUV_420_888 planes; photo attack; size change", () -> {
                 check(templates[0] != null, "needs the enrolment test");
                 Run a, c, p = new Run();
