@@ -179,7 +179,9 @@ def test_template_planar_frames_and_a_photo_attack(engine, templates):
         ev_c, frames_c = run(tr, clip("book"), planar=True)
         attack = facekit.load_image(PHOTO_ATTACK)  # 320x240 RGB: another frame size
         ev_p, frames_p = [], []
-        for _ in range(8):
+        # Held for 12 frames: a track not live on its first captures gathers 6 liveness scores (one every
+        # capture_gap = 2 frames) before it is refused.
+        for _ in range(12):
             frames_p.append(tr.update(attack))
             ev_p += tr.poll_events()
         gray = np.full_like(attack, 128)

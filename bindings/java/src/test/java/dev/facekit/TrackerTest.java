@@ -196,7 +196,9 @@ final class TrackerTest {
                     Camera camera = new Camera();
                     a = run(t, clip("brother"), camera);
                     c = run(t, clip("book"), camera);
-                    for (int i = 0; i < 8; i++) { // a phone photo held to the camera: another frame size too
+                    // A phone photo held to the camera (another frame size too), for 12 frames: a track not live on
+                    // its first captures gathers 6 liveness scores (one every 2 frames here) before it is refused.
+                    for (int i = 0; i < 12; i++) {
                         p.frames.add(t.update(attack));
                         p.events.addAll(t.pollEvents());
                     }
