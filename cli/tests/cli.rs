@@ -248,3 +248,25 @@ fn open_set_identification_reports_its_keys_and_det_plot() {
     assert!(svg.contains("FPIR") && svg.contains("FNIR"), "axis labels");
     let _ = std::fs::remove_file(&det);
 }
+
+/// `eval camera` refuses what it cannot evaluate, saying what is wrong: a clip that is not PERSON=FILE, one
+/// person only (leave-one-person-out needs two), a missing clip, and a bad `--thresholds`.
+#[test]
+fn eval_camera_refuses_what_it_cannot_evaluate() {
+    let clip = |name: &str| shared().join(format!("data/video/intel_asl_{name}.mkv")).display().to_string();
+    let cases: [(Vec<String>, &str); 3] = [
+        (vec!["--clip".into(), clip("again")], "PERSON=FILE"),
+        (vec!["--clip".into(), format!("A={}", clip("again")), "--clip".into(), format!("A={}", clip("yes"))], "at least 2 people"),
+        (vec!["--clip".into(), "A=/nonexistent/clip.mkv".into(), "--clip".into(), format!("B={}", clip("bird"))], "clip.mkv"),
+    ];
+    for (args, mentions) in cases {
+        let mut a = vec!["eval", "camera"];
+        a.extend(args.iter().map(String::as_str));
+        let o = facekit(&a);
+        let t = text(&o);
+        assert!(!o.status.success(), "{a:?} should fail:\n{t}");
+        assert!(t.contains(mentions), "{a:?}: message should mention {mentions:?}:\n{t}");
+        assert!(o.stdout.is_empty(), "{a:?}: nothing on stdout");
+    }
+    usage_error(&["eval", "camera", "--clip", "A=x", "--thresholds", "loose"], "loose");
+}
