@@ -17,8 +17,16 @@
 #define FK_VERSION_STRING "0.1.0"
 
 
+// Fewest same-camera impostor scores (pairs of different enrolled people: 3 people) [`Engine::camera_shift`]
+// takes a shift from.
+#define MIN_CAMERA_PAIRS 3
+
 // Longest identity key in bytes (UTF-8, no NUL), excluding the terminator.
 #define FK_ID_MAX 255
+
+// Identities whose templates [`Gallery::cross_identity_scores`] compares when deciding (the first ones
+// enrolled): 256 give 32,640 scores, a fraction of a millisecond.
+#define CAMERA_COHORT 256
 
 // Most models a liveness ensemble may have (the C report has a slot for each).
 #define FK_LIVENESS_MAX_MODELS 4
@@ -376,9 +384,11 @@ void fk_options_free(struct fk_options *options);
 // `detector_input_size` (32..2048, default 320), `score_threshold` (0..1, default 0.5), `nms_iou` (0..1),
 // `min_face_size` (pixels, default 0), `max_faces` (1..1024, default 64), `flip` (0|1),
 // `operating_point` (far_1e-2|far_1e-3|far_1e-4|far_1e-5|far_1e-6; for a gallery, the share of strangers it
-// may match: see `fk_engine_gallery_threshold`), `thresholds` (capture|single, default capture: decisions
-// on a face are taken at the threshold measured for its resolution, its inter-eye distance's band in the
-// manifest's table; single: the one press-photo threshold per point), `load_liveness` (0|1, default 1),
+// may match: see `fk_engine_gallery_threshold`), `thresholds` (camera|resolution|single, default camera:
+// decisions on a face are taken at the threshold measured for its resolution, its inter-eye distance's band
+// in the manifest's table, raised for the camera against a gallery whose enrolled people score higher
+// against each other than the calibration's strangers (`fk_gallery_threshold`); resolution: the band only;
+// single: the one press-photo threshold per point), `load_liveness` (0|1, default 1),
 // `liveness_operating_point` (apcer_1e-2|apcer_5e-2, default apcer_5e-2), `quality_policy`
 // (enrolment|unlock|gate; replaces every policy field, so set it before the fields), `require_liveness` (0|1:
 // whether deciding calls refuse a capture that is not live; 1 in every preset), and `quality.<field>` for each
@@ -585,6 +595,18 @@ enum fk_status fk_gallery_remove(const struct fk_gallery *gallery, const char *i
 
 // Number of enrolled identities (0 for an invalid handle). Thread-safe.
 size_t fk_gallery_count(const struct fk_gallery *gallery);
+
+// The threshold to decide against `gallery` at (`fk_gallery_search`'s `threshold`) for a probe face whose
+// eyes are `eye_distance` pixels apart: `fk_engine_gallery_threshold_for_face` for the gallery's size, raised
+// for the camera when its enrolled people score higher against each other than the calibration's strangers
+// (option `thresholds=camera`, the default; 3 or more identities). What facekit's own tracker decides at.
+// Written on FK_OK only. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown point, not
+// calibrated, distance not finite or negative), FK_ERR_INCOMPATIBLE (another embedder's gallery). Thread-safe.
+enum fk_status fk_gallery_threshold(const struct fk_engine *engine,
+                                    const struct fk_gallery *gallery,
+                                    int32_t operating_point,
+                                    float eye_distance,
+                                    float *out);
 
 // Searches for `query` (`len` floats): up to `capacity` identities, best first, with similarity ≥
 // `threshold` (take it from `fk_engine_gallery_threshold`, which holds the share of strangers matched at an

@@ -263,6 +263,9 @@ pub struct GalleryThreshold {
     /// The FAR the threshold was calibrated for: `per_comparison_far`, unless that lies outside the calibrated
     /// points (then the nearest end; stricter than the strictest point means the target is not held).
     pub calibrated_far: f64,
+    /// What the threshold was raised by for the camera (0 unless decided against a gallery enrolled on a
+    /// camera whose strangers score higher than the calibration's).
+    pub camera_shift: f32,
 }
 
 impl GalleryThreshold {
@@ -489,7 +492,7 @@ mod tests {
         assert_eq!(interpolate_threshold(&[], 1e-3), None);
         assert_eq!(gallery_far(1e-2, 1000), 1e-5);
         assert_eq!(gallery_far(1e-3, 0), 1e-3);
-        let g = GalleryThreshold { threshold: 0.4, target_fpir: 1e-3, per_comparison_far: 1e-7, calibrated_far: 1e-6 };
+        let g = GalleryThreshold { threshold: 0.4, target_fpir: 1e-3, per_comparison_far: 1e-7, calibrated_far: 1e-6, camera_shift: 0.0 };
         assert!(g.exceeds_calibration());
     }
 

@@ -40,27 +40,38 @@ impl Mode {
 /// Which thresholds decisions are taken at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ThresholdRule {
-    /// The operating point's threshold for the capture's resolution: the band of the calibration's
-    /// `by_eye_distance` table that the face's inter-eye distance falls in (small webcam faces are decided at
-    /// the thresholds measured at their size). Without a table, or when no face is known, the single one.
+    /// [`ThresholdRule::Resolution`], raised for the camera: a gallery of people enrolled on the camera shows
+    /// how much higher strangers score against each other there than in the calibration
+    /// ([`Engine::camera_threshold`]); decisions against it are taken that much higher.
     #[default]
-    Capture,
+    Camera,
+    /// The operating point's threshold for the capture's resolution: the band of the calibration's
+    /// `by_eye_distance` table that the face's inter-eye distance falls in (small faces are decided at the
+    /// thresholds measured at their size). Without a table, or when no face is known, the single one.
+    Resolution,
     /// One threshold per operating point, measured on press photos (facekit before the resolution table).
     Single,
 }
 
 impl ThresholdRule {
-    pub const NAMES: [&'static str; 2] = ["capture", "single"];
+    pub const NAMES: [&'static str; 3] = ["camera", "resolution", "single"];
     pub fn name(self) -> &'static str {
         match self {
-            ThresholdRule::Capture => "capture",
+            ThresholdRule::Camera => "camera",
+            ThresholdRule::Resolution => "resolution",
             ThresholdRule::Single => "single",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [ThresholdRule::Capture, ThresholdRule::Single].into_iter().find(|m| m.name() == s)
+        [ThresholdRule::Camera, ThresholdRule::Resolution, ThresholdRule::Single].into_iter().find(|m| m.name() == s)
     }
 }
+
+/// Fewest same-camera impostor scores (pairs of different enrolled people: 3 people) from which
+/// [`Engine::camera_threshold`] adapts a threshold to the camera.
+pub const MIN_CAMERA_PAIRS: usize = 3;
+/// Fewest same-camera impostor scores (10 people) from which the camera's own impostor spread is used.
+pub const MIN_CAMERA_SPREAD_PAIRS: usize = 45;
 
 /// Engine settings. Start from `Options::default()` (or [`Options::accurate`]) and change what you need.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,7 +101,8 @@ pub struct Options {
     pub flip: bool,
     /// Operating point of `compare`/`verify` decisions.
     pub operating_point: OperatingPoint,
-    /// Thresholds for the capture's resolution (default) or one per operating point.
+    /// Thresholds for the camera and the capture's resolution (default), the resolution only, or one per
+    /// operating point.
     pub thresholds: ThresholdRule,
     /// Thresholds of the quality gate.
     pub quality: QualityPolicy,
@@ -310,7 +322,7 @@ impl Engine {
     }
 
     /// The threshold of `op` for a comparison whose smaller face has eyes `eye_px` apart (see
-    /// [`ThresholdRule::Capture`]); `None`, or the [`ThresholdRule::Single`] rule, or a calibration without a
+    /// [`ThresholdRule::Resolution`]); `None`, or the [`ThresholdRule::Single`] rule, or a calibration without a
     /// resolution table: [`threshold`](Self::threshold).
     pub fn threshold_for(&self, op: OperatingPoint, eye_px: Option<f32>) -> Result<f32> {
         match self.band(eye_px)? {
@@ -325,7 +337,7 @@ impl Engine {
     pub fn band(&self, eye_px: Option<f32>) -> Result<Option<&crate::pack::ResolutionBand>> {
         let cal = self.calibration_or_err()?;
         Ok(match (self.options.thresholds, eye_px.filter(|e| e.is_finite()), &cal.by_eye_distance) {
-            (ThresholdRule::Capture, Some(e), Some(t)) => t.band(e),
+            (ThresholdRule::Camera | ThresholdRule::Resolution, Some(e), Some(t)) => t.band(e),
             _ => None,
         })
     }
@@ -341,7 +353,55 @@ impl Engine {
         let points: Vec<(f64, f32)> = OperatingPoint::ALL.iter().filter_map(|op| band.thresholds.get(op.key()).map(|&t| (op.far(), t))).collect();
         let (threshold, calibrated_far) = interpolate_threshold(&points, per_comparison_far)
             .ok_or_else(|| Error::invalid("the resolution band has no operating point"))?;
-        Ok(GalleryThreshold { threshold, target_fpir, per_comparison_far, calibrated_far })
+        Ok(GalleryThreshold { threshold, target_fpir, per_comparison_far, calibrated_far, camera_shift: 0.0 })
+    }
+
+    /// `threshold` (calibrated at `eye_px`'s band) held on a camera whose strangers score differently from
+    /// the calibration's: from `same_camera_impostors` (scores between different people captured by that
+    /// camera, e.g. a gallery's enrolled identities: [`crate::gallery::Gallery::cross_identity_scores`]) and
+    /// the manifest's camera section (`facekit calibrate camera`: faces in view together), the
+    /// threshold's distance from the calibration's impostor mean, in impostor standard deviations, is kept from
+    /// the camera's mean: `μ_cam + (t − μ_cal)·σ_cam/σ_cal`. The camera's spread is estimated only from
+    /// [`MIN_CAMERA_SPREAD_PAIRS`] scores on (10 people); with fewer it is taken as the calibration's (the
+    /// threshold moves by the difference of the means). Never lower than `threshold` (a camera never loosens
+    /// a decision); `threshold` itself under another rule than [`ThresholdRule::Camera`], with fewer than
+    /// [`MIN_CAMERA_PAIRS`] scores, or without the impostor statistics in the manifest.
+    pub fn camera_threshold(&self, threshold: f32, same_camera_impostors: &[f32], eye_px: Option<f32>) -> Result<f32> {
+        let finite: Vec<f64> = same_camera_impostors.iter().filter(|v| v.is_finite()).map(|&v| v as f64).collect();
+        let cal = self.calibration_or_err()?;
+        // The camera section's impostors (calibrate camera) join the given ones: counts, sums, squares.
+        let (mut n, mut sum, mut sq) = (finite.len() as f64, finite.iter().sum::<f64>(), finite.iter().map(|v| v * v).sum::<f64>());
+        if let Some(c) = &cal.camera {
+            let (k, m, sd) = (c.impostor_pairs as f64, c.impostor_mean as f64, c.impostor_std as f64);
+            n += k;
+            sum += k * m;
+            sq += (k - 1.0) * sd * sd + k * m * m;
+        }
+        if self.options.thresholds != ThresholdRule::Camera || n < MIN_CAMERA_PAIRS as f64 {
+            return Ok(threshold);
+        }
+        let Some(table) = &cal.by_eye_distance else { return Ok(threshold) };
+        let band = match eye_px.filter(|e| e.is_finite()) {
+            Some(e) => table.band(e),
+            None => table.bands.last(),
+        };
+        let (Some(mean_cal), Some(sd_cal)) = (band.and_then(|b| b.impostor_mean), band.and_then(|b| b.impostor_std)) else { return Ok(threshold) };
+        let mean = sum / n;
+        let sd = if n >= MIN_CAMERA_SPREAD_PAIRS as f64 { ((sq - n * mean * mean) / (n - 1.0)).max(0.0).sqrt() } else { sd_cal as f64 };
+        let t = mean + (threshold as f64 - mean_cal as f64) * sd / (sd_cal as f64).max(1e-6);
+        Ok((t as f32).clamp(threshold, 1.0))
+    }
+
+    /// The threshold a gallery decides at for a probe whose eyes are `eye_px` apart: the size rule on the
+    /// points of its resolution band ([`gallery_threshold_for`](Self::gallery_threshold_for)), raised by the
+    /// camera its enrolled identities show ([`camera_threshold`](Self::camera_threshold)). What the tracker,
+    /// `facekit identify` and `fk_gallery_threshold` decide at.
+    pub fn gallery_decision_threshold(&self, gallery: &crate::gallery::Gallery, target_fpir: f64, eye_px: Option<f32>) -> Result<GalleryThreshold> {
+        let mut gt = self.gallery_threshold_for(target_fpir, gallery.template_count(), eye_px)?;
+        let t = self.camera_threshold(gt.threshold, &gallery.cross_identity_scores(crate::gallery::CAMERA_COHORT), eye_px)?;
+        gt.camera_shift = t - gt.threshold;
+        gt.threshold = t;
+        Ok(gt)
     }
 
     /// Compares two captures' embeddings at `op`, at the threshold for the smaller of the two faces' inter-eye
@@ -370,7 +430,7 @@ impl Engine {
         let per_comparison_far = gallery_far(target_fpir, templates);
         let (threshold, calibrated_far) = interpolate_threshold(&cal.points(), per_comparison_far)
             .ok_or_else(|| Error::invalid(format!("no operating point was measurable on {}", cal.dataset)))?;
-        Ok(GalleryThreshold { threshold, target_fpir, per_comparison_far, calibrated_far })
+        Ok(GalleryThreshold { threshold, target_fpir, per_comparison_far, calibrated_far, camera_shift: 0.0 })
     }
 
     fn calibration_or_err(&self) -> Result<&Calibration> {

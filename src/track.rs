@@ -280,6 +280,8 @@ struct Slot {
     embeddings: Vec<Embedding>,
     liveness_scores: Vec<f32>,
     eye_sum: f32,
+    /// Per good capture (parallel to `embeddings`): inter-eye distance and liveness score (NaN unassessed).
+    capture_log: Vec<(f32, f32)>,
     best_crop: Option<Image>,
     best_embedding: Option<Embedding>,
 }
@@ -371,6 +373,14 @@ impl<'a> Tracker<'a> {
     /// The embedding of a live track's best capture so far (what an enrolment from video stores).
     pub fn best_embedding(&self, track: u64) -> Option<&Embedding> {
         self.slot(track).and_then(|s| s.best_embedding.as_ref())
+    }
+
+    /// A live track's latest good capture: its embedding, inter-eye distance and liveness score (NaN when not
+    /// assessed).
+    pub fn last_capture(&self, track: u64) -> Option<(&Embedding, f32, f32)> {
+        let s = self.slot(track)?;
+        let (eye, live) = *s.capture_log.last()?;
+        Some((s.embeddings.last()?, eye, live))
     }
 
     /// The embedder's aligned crop of a live track's best capture so far.
@@ -497,6 +507,7 @@ impl<'a> Tracker<'a> {
             embeddings: Vec::new(),
             liveness_scores: Vec::new(),
             eye_sum: 0.0,
+            capture_log: Vec::new(),
             best_crop: None,
             best_embedding: None,
         }
@@ -611,7 +622,9 @@ impl<'a> Tracker<'a> {
         };
         let how = self.options.liveness_aggregate;
         let s = &mut self.slots[i];
-        if let Some(l) = live.filter(|l| l.status == LivenessStatus::Assessed) {
+        let assessed = live.filter(|l| l.status == LivenessStatus::Assessed);
+        s.capture_log.push((face.eye_distance(), assessed.map_or(f32::NAN, |l| l.score)));
+        if let Some(l) = assessed {
             s.liveness_scores.push(l.score);
             s.track.liveness = aggregate_liveness(&s.liveness_scores, how);
         }
@@ -708,8 +721,8 @@ impl<'a> Tracker<'a> {
                 let v = s.embeddings.iter().map(|c| score(c.as_slice())).collect::<Result<Vec<f32>>>()?;
                 Ok(v.iter().sum::<f32>() / v.len().max(1) as f32)
             };
-            // A gallery decides at the threshold for its size (Engine::gallery_threshold_for), a template at
-            // op's; both for the captures' resolution.
+            // A gallery decides at the threshold for its size and camera (Engine::gallery_decision_threshold),
+            // a template at op's; both for the captures' resolution.
             let (similarity, nearest, threshold) = match &self.reference {
                 Reference::None => return Ok(()),
                 Reference::Template(t) => {
@@ -720,7 +733,7 @@ impl<'a> Tracker<'a> {
                     (sim, None, e.threshold_for(op, Some(eye))?)
                 }
                 Reference::Gallery(g) => {
-                    let threshold = e.gallery_threshold_for(op.far(), g.template_count(), Some(eye))?.threshold;
+                    let threshold = e.gallery_decision_threshold(g, op.far(), Some(eye))?.threshold;
                     match g.search(agg.as_slice(), 1, None)?.into_iter().next() {
                         Some(h) => {
                             let sim = match o.aggregate {
@@ -907,6 +920,7 @@ mod tests {
             embeddings: vec![],
             liveness_scores: vec![],
             eye_sum: 0.0,
+            capture_log: vec![],
             best_crop: None,
             best_embedding: None,
         };

@@ -150,9 +150,10 @@ pub struct DecisionArgs {
     /// Learned quality model of the capture check [default: the manifest's].
     #[arg(long, value_name = "NAME")]
     pub quality_model: Option<String>,
-    /// Thresholds: for the capture's resolution (the calibration's per-band table; `capture`), or the one
-    /// press-photo threshold per operating point (`single`, facekit's earlier rule).
-    #[arg(long, value_name = "RULE", default_value = "capture",
+    /// Thresholds: for the capture's resolution (the calibration's per-band table), raised for the camera a
+    /// gallery was enrolled on (`camera`); the resolution only (`resolution`); or the one press-photo
+    /// threshold per operating point (`single`, facekit's earlier rule).
+    #[arg(long, value_name = "RULE", default_value = "camera",
           value_parser = PossibleValuesParser::new(ThresholdRule::NAMES).map(|s| ThresholdRule::parse(&s).expect("listed")))]
     pub thresholds: ThresholdRule,
 }

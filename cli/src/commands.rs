@@ -187,7 +187,7 @@ pub fn identify(m: &ModelArgs, p: &PipelineArgs, d: &DecisionArgs, gallery: &Pat
     let emb = e.embed(&img, &face)?;
     // The threshold for this gallery's size (about `op`'s FAR of strangers match anyone), at this face's
     // resolution.
-    let gt = e.gallery_threshold_for(d.op.far(), g.template_count(), Some(face.eye_distance()))?;
+    let gt = e.gallery_decision_threshold(&g, d.op.far(), Some(face.eye_distance()))?;
     let threshold = gt.threshold;
     if gt.exceeds_calibration() {
         eprintln!(
@@ -204,7 +204,7 @@ pub fn identify(m: &ModelArgs, p: &PipelineArgs, d: &DecisionArgs, gallery: &Pat
             json!({
                 "identity": hits.first().map(|h| h.id.clone()), "hits": h, "threshold": threshold, "operating_point": d.op.key(),
                 "target_fpir": gt.target_fpir, "templates": g.template_count(), "per_comparison_far": gt.per_comparison_far,
-                "calibrated_far": gt.calibrated_far, "eye_distance": face.eye_distance(), "thresholds": d.thresholds.name(),
+                "calibrated_far": gt.calibrated_far, "eye_distance": face.eye_distance(), "thresholds": d.thresholds.name(), "camera_shift": gt.camera_shift,
             })
         );
     } else if let Some(best) = hits.first() {

@@ -162,6 +162,24 @@ pub enum CalibrateCommand {
         #[arg(long, value_name = "MANIFEST", required = true)]
         out: PathBuf,
     },
+    /// Adapt to the installed camera from unlabelled footage: what its strangers score against each other
+    /// (faces in view at the same time are different people) and its live faces' liveness, written as the
+    /// manifest's camera section; thresholds against galleries are then adapted to it (option thresholds=camera).
+    /// Refuses, writing nothing, when the footage holds fewer than 10 pairs of faces in view together.
+    Camera {
+        /// Clips of the camera's footage (video files or folders of frames).
+        #[arg(required = true)]
+        clips: Vec<PathBuf>,
+        /// Frame rate of the footage (for the seconds reported).
+        #[arg(long, default_value_t = 30.0)]
+        fps: f64,
+        #[arg(long, value_name = "MANIFEST", required = true)]
+        out: PathBuf,
+        #[command(flatten)]
+        decision: crate::args::DecisionArgs,
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+    },
     /// Liveness thresholds pooled over several cameras' development sets so that no single one defines them:
     /// at each point, the mean of the sets' APCERs is held (each set weighs the same).
     LivenessPooled {
@@ -352,6 +370,27 @@ pub fn calibrate(m: &ModelArgs, c: CalibrateCommand) -> Result<Code, Error> {
         eprintln!("wrote {}", out.display());
         return Ok(Code::Ok);
     }
+    if let CalibrateCommand::Camera { clips, fps, out, decision, pipeline } = &c {
+        let mut o = pipeline.options(None);
+        decision.apply(&mut o, facekit::quality::QualityPolicy::unlock());
+        let pk = m.pack()?;
+        let e = Engine::from_pack(&pk, o)?;
+        let source = clips.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", ");
+        let mut decoded = Vec::new();
+        for c in clips {
+            decoded.push(crate::video::decode_all(c, None)?);
+        }
+        let cal = eval::camera::calibrate(&e, decoded, *fps, &source)?;
+        let mut manifest = pk.manifest.clone();
+        let flip = e.options().flip;
+        let cals = manifest.calibrations_mut(e.embedder().name())?;
+        let slot = cals.iter_mut().find(|c| c.flip == flip).ok_or_else(|| Error::invalid("the embedder has no calibration for this flip setting: run `facekit calibrate lfw` first"))?;
+        slot.camera = Some(cal.clone());
+        write_manifest(out, &manifest)?;
+        println!("{}", serde_json::to_string_pretty(&cal).expect("serialises"));
+        eprintln!("wrote {}", out.display());
+        return Ok(Code::Ok);
+    }
     if let CalibrateCommand::LivenessPooled { sets, out, threads, pipeline } = &c {
         let mut o = pipeline.options(None);
         o.load_liveness = true;
@@ -411,7 +450,7 @@ pub fn calibrate(m: &ModelArgs, c: CalibrateCommand) -> Result<Code, Error> {
     let (pairs, dataset, a) = match c {
         CalibrateCommand::Lfw { root, pairs, opts } => (eval::lfw_pairs(&root, pairs.as_deref())?, format!("LFW {}", root.display()), opts),
         CalibrateCommand::Pairs { list, opts } => (eval::list_pairs(&list)?, list.display().to_string(), opts),
-        CalibrateCommand::Liveness { .. } | CalibrateCommand::LivenessPooled { .. } | CalibrateCommand::Fusion { .. } | CalibrateCommand::Resolution { .. } => unreachable!("handled above"),
+        CalibrateCommand::Liveness { .. } | CalibrateCommand::LivenessPooled { .. } | CalibrateCommand::Camera { .. } | CalibrateCommand::Fusion { .. } | CalibrateCommand::Resolution { .. } => unreachable!("handled above"),
     };
     let pairs = limit(pairs, a.limit);
     let pk = m.pack()?;

@@ -270,3 +270,29 @@ fn eval_camera_refuses_what_it_cannot_evaluate() {
     }
     usage_error(&["eval", "camera", "--clip", "A=x", "--thresholds", "loose"], "loose");
 }
+
+/// `calibrate camera` refuses footage that cannot show what strangers score on the camera, says what is
+/// missing, and writes nothing: no face at all, one person only (an ASL clip), one still frame repeated.
+#[test]
+fn calibrate_camera_refuses_thin_evidence_and_writes_nothing() {
+    let dir = std::env::temp_dir().join(format!("fk-cam-{}", std::process::id()));
+    let (gray, still) = (dir.join("gray"), dir.join("still"));
+    std::fs::create_dir_all(&gray).unwrap();
+    std::fs::create_dir_all(&still).unwrap();
+    let photo = std::fs::read(lfw("Aaron_Eckhart", 1)).unwrap();
+    let empty = std::fs::read(shared().join("data/faces/face-api.js/test/images/white.png")).unwrap();
+    for i in 0..6 {
+        std::fs::write(still.join(format!("{i:03}.jpg")), &photo).unwrap();
+        std::fs::write(gray.join(format!("{i:03}.png")), &empty).unwrap();
+    }
+    let out = dir.join("camera.json");
+    let one_person = shared().join("data/video/intel_asl_again.mkv");
+    for (footage, mentions) in [(gray.clone(), "no face"), (one_person, "in view together"), (still.clone(), "in view together")] {
+        let o = facekit(&["calibrate", "camera", footage.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let t = text(&o);
+        assert!(!o.status.success(), "{footage:?} should be refused:\n{t}");
+        assert!(t.contains(mentions) && (mentions == "no face" || t.contains("at least 10")), "{footage:?}: should say {mentions:?}:\n{t}");
+        assert!(!out.exists(), "{footage:?}: nothing may be written");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

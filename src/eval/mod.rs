@@ -3,6 +3,7 @@
 //! normalisation of ensembles, and open-set 1:N identification ([`open_set`]).
 
 pub mod cache;
+pub mod camera;
 pub mod open_set;
 pub mod resolution;
 
@@ -446,6 +447,7 @@ pub fn calibrate(engine: &Engine, pairs: &[Pair], dataset: &str, run: &Run) -> R
         impostors_accepted: BTreeMap::new(),
         far_interval_95: BTreeMap::new(),
         by_eye_distance: None,
+        camera: None,
     };
     for op in OperatingPoint::ALL {
         if let Some(t) = impostors.threshold_at_far(op.far()) {

@@ -78,11 +78,11 @@ struct Rendered {
     eye_px: f32,
 }
 
-/// Renders and embeds `path` for every band (the original is detected once): per band, `None` when no face
-/// is found (in the original or the rendered image).
+/// Renders and embeds `path` for every band (the original is detected once), and the original itself last:
+/// per band, `None` when no face is found (in the original or the rendered image).
 fn render_one(engine: &Engine, path: &PathBuf, bands: &[(f32, f32)]) -> Result<Vec<Option<Rendered>>> {
     let img = Image::open(path)?;
-    let Some(face) = primary_face(engine, &img)? else { return Ok(bands.iter().map(|_| None).collect()) };
+    let Some(face) = primary_face(engine, &img)? else { return Ok((0..=bands.len()).map(|_| None).collect()) };
     let key = path.to_string_lossy();
     let mut out = Vec::with_capacity(bands.len());
     for &band in bands {
@@ -99,7 +99,17 @@ fn render_one(engine: &Engine, path: &PathBuf, bands: &[(f32, f32)]) -> Result<V
             None => None,
         });
     }
+    out.push(Some(Rendered { sample: Sample { embedding: engine.embed(&img, &face)?, detected: true, quality: None }, eye_px: face.eye_distance() }));
     Ok(out)
+}
+
+/// Mean and standard deviation of impostor scores: what a camera's own impostors are compared with
+/// ([`crate::engine::Engine::camera_threshold`]).
+fn moments(s: &[f32]) -> (f32, f32) {
+    let n = s.len().max(1) as f64;
+    let mean = s.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let var = s.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+    (mean as f32, var.sqrt() as f32)
 }
 
 /// Measures the per-band table for `engine` (its embedder and flip setting) on `pairs` (genuine pairs from
@@ -127,7 +137,10 @@ pub fn calibrate(engine: &Engine, pairs: &[Pair], dataset: &str, bands: &[(f32, 
         let (genuine, _) = split(&sims, &same);
         let impostors = extended_impostors(&samples, run.threads)?
             .ok_or_else(|| Error::invalid(format!("no impostor pairs in band {band:?}: images need identity folders")))?;
+        let (impostor_mean, impostor_std) = moments(impostors.scores());
         let mut b = ResolutionBand {
+            impostor_mean: Some(impostor_mean),
+            impostor_std: Some(impostor_std),
             min_eye_px: band.0,
             images: samples.len(),
             images_without_face: paths.len() - samples.len(),
@@ -151,7 +164,12 @@ pub fn calibrate(engine: &Engine, pairs: &[Pair], dataset: &str, bands: &[(f32, 
         out.push(b);
     }
     // The band above the last rendered one: the press photos themselves.
+    let press: HashMap<PathBuf, Sample> =
+        paths.iter().zip(rendered.iter_mut().map(|v| v[bands.len()].take())).filter_map(|(p, r)| r.map(|r| (p.clone(), r.sample))).collect();
+    let press_moments = extended_impostors(&press, run.threads)?.map(|i| moments(i.scores()));
     let top = ResolutionBand {
+        impostor_mean: press_moments.map(|m| m.0),
+        impostor_std: press_moments.map(|m| m.1),
         min_eye_px: bands[bands.len() - 1].1,
         thresholds: base.thresholds.clone(),
         measured: base.thresholds.clone(),

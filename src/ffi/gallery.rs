@@ -112,6 +112,34 @@ pub unsafe extern "C" fn fk_gallery_count(gallery: *const fk_gallery) -> usize {
     boundary(0, || gallery_ref(gallery).map(|g| g.count()).unwrap_or(0))
 }
 
+/// The threshold to decide against `gallery` at (`fk_gallery_search`'s `threshold`) for a probe face whose
+/// eyes are `eye_distance` pixels apart: `fk_engine_gallery_threshold_for_face` for the gallery's size, raised
+/// for the camera when its enrolled people score higher against each other than the calibration's strangers
+/// (option `thresholds=camera`, the default; 3 or more identities). What facekit's own tracker decides at.
+/// Written on FK_OK only. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (unknown point, not
+/// calibrated, distance not finite or negative), FK_ERR_INCOMPATIBLE (another embedder's gallery). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_gallery_threshold(
+    engine: *const fk_engine,
+    gallery: *const fk_gallery,
+    operating_point: i32,
+    eye_distance: f32,
+    out: *mut f32,
+) -> fk_status {
+    guard(|| {
+        let e = engine_ref(engine)?;
+        let g = gallery_ref(gallery)?;
+        let op = operating_point_arg(operating_point)?;
+        let eye = eye_distance_arg(eye_distance)?;
+        let o = nn_mut(out, "out")?;
+        if g.model_id() != e.model_id() {
+            return Err(Error::Incompatible("the gallery was made by another embedder than the engine's".into()));
+        }
+        *o = e.gallery_decision_threshold(g, op.far(), Some(eye))?.threshold;
+        Ok(())
+    })
+}
+
 /// Searches for `query` (`len` floats): up to `capacity` identities, best first, with similarity ≥
 /// `threshold` (take it from `fk_engine_gallery_threshold`, which holds the share of strangers matched at an
 /// operating point whatever the gallery's size; -1 returns the nearest identities whatever their score). `*count` = hits written; 0 means "nobody enrolled matches" (the

@@ -260,9 +260,11 @@ unsafe fn options_ref<'a>(p: *const fk_options) -> Result<&'a fk_options, Error>
 /// `detector_input_size` (32..2048, default 320), `score_threshold` (0..1, default 0.5), `nms_iou` (0..1),
 /// `min_face_size` (pixels, default 0), `max_faces` (1..1024, default 64), `flip` (0|1),
 /// `operating_point` (far_1e-2|far_1e-3|far_1e-4|far_1e-5|far_1e-6; for a gallery, the share of strangers it
-/// may match: see `fk_engine_gallery_threshold`), `thresholds` (capture|single, default capture: decisions
-/// on a face are taken at the threshold measured for its resolution, its inter-eye distance's band in the
-/// manifest's table; single: the one press-photo threshold per point), `load_liveness` (0|1, default 1),
+/// may match: see `fk_engine_gallery_threshold`), `thresholds` (camera|resolution|single, default camera:
+/// decisions on a face are taken at the threshold measured for its resolution, its inter-eye distance's band
+/// in the manifest's table, raised for the camera against a gallery whose enrolled people score higher
+/// against each other than the calibration's strangers (`fk_gallery_threshold`); resolution: the band only;
+/// single: the one press-photo threshold per point), `load_liveness` (0|1, default 1),
 /// `liveness_operating_point` (apcer_1e-2|apcer_5e-2, default apcer_5e-2), `quality_policy`
 /// (enrolment|unlock|gate; replaces every policy field, so set it before the fields), `require_liveness` (0|1:
 /// whether deciding calls refuse a capture that is not live; 1 in every preset), and `quality.<field>` for each

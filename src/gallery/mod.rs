@@ -97,6 +97,9 @@ pub const MAX_DIM: usize = 4096;
 pub const MAX_ID_LEN: usize = 255;
 /// Longest model id, in bytes of UTF-8.
 pub const MAX_MODEL_ID_LEN: usize = 1024;
+/// Identities whose templates [`Gallery::cross_identity_scores`] compares when deciding (the first ones
+/// enrolled): 256 give 32,640 scores, a fraction of a millisecond.
+pub const CAMERA_COHORT: usize = 256;
 /// Most identities in one gallery (about 0.85 GB resident at one 128-d template each).
 pub const MAX_IDENTITIES: usize = 1 << 20;
 /// Most templates in one gallery.
@@ -262,6 +265,22 @@ impl Gallery {
             }
             want = want.saturating_mul(4);
         }
+    }
+
+    /// Cosines between the first templates of every two different identities among the first `max` enrolled
+    /// (at most max·(max−1)/2 scores): what strangers score against each other on the camera they were
+    /// enrolled with ([`crate::Engine::camera_threshold`]).
+    pub fn cross_identity_scores(&self, max: usize) -> Vec<f32> {
+        let store = self.read_lenient();
+        let d = self.dim;
+        let firsts: Vec<&[f32]> = store.idents.iter().take(max).filter_map(|i| i.rows.first()).map(|&r| &store.f32_rows[r as usize * d..(r as usize + 1) * d]).collect();
+        let mut out = Vec::with_capacity(firsts.len() * firsts.len().saturating_sub(1) / 2);
+        for (i, a) in firsts.iter().enumerate() {
+            for b in &firsts[i + 1..] {
+                out.push(a.iter().zip(b.iter()).map(|(x, y)| x * y).sum::<f32>().clamp(-1.0, 1.0));
+            }
+        }
+        out
     }
 
     /// The exact cosine of `query` with identity `id`'s best template; `None` when `id` is not enrolled.

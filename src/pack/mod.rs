@@ -124,9 +124,39 @@ pub struct Calibration {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub far_interval_95: BTreeMap<String, [f64; 2]>,
     /// The same operating points per band of face resolution (`facekit calibrate resolution`): what decisions
-    /// use when the capture's inter-eye distance is known ([`crate::engine::ThresholdRule::Capture`]).
+    /// use when the capture's inter-eye distance is known ([`crate::engine::ThresholdRule::Resolution`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by_eye_distance: Option<ResolutionTable>,
+    /// The installed camera's section (`facekit calibrate camera`), measured with this embedder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera: Option<CameraCalibration>,
+}
+
+/// What one installed camera showed (`facekit calibrate camera`, from unlabelled footage): its strangers'
+/// scores against each other (faces in view at the same time are different people) and its live faces'
+/// liveness. Its impostor scores join a gallery's own when thresholds adapt to the camera
+/// ([`crate::Engine::camera_threshold`]); the liveness figures are reported, not used (a threshold lowered to
+/// admit one camera's live faces admits photos too: BENCHMARKS.md).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CameraCalibration {
+    /// The footage it was measured on.
+    pub source: String,
+    pub frames: u64,
+    pub seconds: f64,
+    /// Tracks with at least one good capture.
+    pub tracks: usize,
+    /// Pairs of those tracks in view together, and their scores (mean over the two tracks' captures).
+    pub impostor_pairs: usize,
+    pub impostor_mean: f32,
+    pub impostor_std: f32,
+    pub impostor_max: f32,
+    pub median_eye_px: f32,
+    /// Tracks with a liveness score, the median of their (per-track median) scores and its 10th percentile.
+    pub live_tracks: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_median: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_p10: Option<f32>,
 }
 
 /// Operating points per band of face resolution, measured on re-rendered photos
@@ -168,6 +198,12 @@ pub struct ResolutionBand {
     pub images: usize,
     #[serde(default)]
     pub images_without_face: usize,
+    /// Mean and standard deviation of the band's impostor scores (a camera's own impostors are compared with
+    /// them: [`crate::engine::Engine::camera_threshold`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impostor_mean: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impostor_std: Option<f32>,
     /// Median inter-eye distance the detector measured on the band's renders (none for the press band).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub median_eye_px: Option<f32>,
@@ -441,6 +477,15 @@ impl Manifest {
             for c in cals {
                 if let Some(t) = &c.by_eye_distance {
                     t.check(&format!("{name} (flip={})", c.flip))?;
+                }
+                if let Some(cam) = &c.camera {
+                    let ok = |v: f32| v.is_finite() && (-1.0..=1.0).contains(&v);
+                    if cam.impostor_pairs < 2 || !ok(cam.impostor_mean) || !(cam.impostor_std.is_finite() && cam.impostor_std >= 0.0) {
+                        return Err(Error::ModelFormat(format!(
+                            "manifest: {name} (flip={}): camera: impostor_pairs must be at least 2, impostor_mean in [-1, 1], impostor_std finite and non-negative",
+                            c.flip
+                        )));
+                    }
                 }
             }
         }

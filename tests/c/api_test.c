@@ -144,6 +144,12 @@ static void happy(void) {
     EXPECT(fk_engine_threshold(e, FK_OP_FAR_1E4, &t4), FK_OK);
     EXPECT(fk_engine_gallery_threshold(e, FK_OP_FAR_1E3, 2, &gt), FK_OK);
     CHECK(gt > t && gt < t4, "2 templates: %.5f", gt);
+    /* fk_gallery_threshold: the size rule at the probe's resolution, raised for the camera only from 3 enrolled
+     * people on (here 2: no shift). */
+    float gd = 0, gf = 0;
+    EXPECT(fk_gallery_threshold(e, g, FK_OP_FAR_1E3, eye_b, &gd), FK_OK);
+    EXPECT(fk_engine_gallery_threshold_for_face(e, FK_OP_FAR_1E3, 2, eye_b, &gf), FK_OK);
+    CHECK(gd == gf && gd >= gt, "gallery threshold %.5f vs %.5f (single %.5f)", gd, gf, gt);
     EXPECT(fk_gallery_search(g, eb, 128, gt, hits, 4, &nh), FK_OK);
     CHECK(nh == 1 && strcmp(hits[0].id, "bush") == 0, "identify %zu %s", nh, nh ? hits[0].id : "-");
     char gpath[256];
@@ -627,6 +633,13 @@ static void bad(void) {
     BAD(fk_gallery_search(g, emb, 12, 0.3f, hits, 2, &nh), FK_ERR_INVALID_ARGUMENT);
     BAD(fk_gallery_search(g, emb, 128, 0.0f / 0.0f, hits, 2, &nh), FK_ERR_INVALID_ARGUMENT);
     CHECK(nh == 99, "count untouched");
+    float gthr = -5;
+    BAD(fk_gallery_threshold(e, NULL, FK_OP_FAR_1E3, 30.0f, &gthr), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_gallery_threshold(NULL, g, FK_OP_FAR_1E3, 30.0f, &gthr), FK_ERR_NULL_ARGUMENT);
+    BAD(fk_gallery_threshold(e, g, 9, 30.0f, &gthr), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_gallery_threshold(e, g, FK_OP_FAR_1E3, -3.0f, &gthr), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_gallery_threshold(e, g, FK_OP_FAR_1E3, 30.0f, NULL), FK_ERR_NULL_ARGUMENT);
+    CHECK(gthr == -5, "gallery threshold untouched");
     BAD(fk_gallery_save(g, NULL), FK_ERR_NULL_ARGUMENT);
     BAD(fk_gallery_save(g, "/nonexistent-dir/x.fkg"), FK_ERR_IO);
     BAD(fk_gallery_load(e, "/nonexistent.fkg", &gout), FK_ERR_IO);
