@@ -228,3 +228,45 @@ fn bad_images_are_errors_or_empty_results() {
     let thin = Image::from_rgb(3, 2000, vec![128; 3 * 2000 * 3]).unwrap();
     assert!(e.detect(&thin).unwrap().is_empty());
 }
+
+/// Thresholds adapted to a camera: never lower than the calibrated one, unchanged without enough evidence or
+/// under another rule, moved by the difference of the impostor means (fewer than 45 scores), and by the
+/// camera's own spread from 45 scores on.
+#[test]
+fn camera_thresholds_keep_their_distance_from_the_camera_impostors() {
+    use facekit::compare::OperatingPoint;
+    let e = common::engine_for_press_photos();
+    let t = e.threshold_for(OperatingPoint::Far1e3, Some(25.0)).unwrap();
+    let table = e.calibration().unwrap().by_eye_distance.as_ref().expect("resolution table");
+    let band = table.band(25.0).unwrap();
+    let (mean, sd) = (band.impostor_mean.unwrap(), band.impostor_std.unwrap());
+    assert!(mean.abs() < 0.1 && sd > 0.05 && sd < 0.2, "{mean} {sd}");
+    assert_eq!(e.camera_threshold(t, &[], Some(25.0)).unwrap(), t);
+    assert_eq!(e.camera_threshold(t, &[0.9, 0.9], Some(25.0)).unwrap(), t, "2 scores are too few");
+    assert_eq!(e.camera_threshold(t, &[mean - 0.2; 10], Some(25.0)).unwrap(), t, "never loosened");
+    let shifted = e.camera_threshold(t, &[mean + 0.2; 10], Some(25.0)).unwrap();
+    assert!((shifted - (t + 0.2)).abs() < 1e-4, "{shifted} vs {}", t + 0.2);
+    // 45 scores with half the calibration's spread: the threshold keeps its z-distance from the camera's mean.
+    let camera: Vec<f32> = (0..46).map(|i| mean + 0.2 + if i % 2 == 0 { sd / 2.0 } else { -sd / 2.0 }).collect();
+    let z = e.camera_threshold(t, &camera, Some(25.0)).unwrap();
+    let m = camera.iter().sum::<f32>() / 46.0;
+    let s = (camera.iter().map(|v| (v - m).powi(2)).sum::<f32>() / 45.0).sqrt();
+    assert!((z - (m + (t - mean) * s / sd)).abs() < 1e-3 && z < shifted, "{z}");
+    let mut o = facekit::Options::default();
+    o.thresholds = facekit::ThresholdRule::Resolution;
+    o.quality.require_liveness = false;
+    let r = facekit::Engine::from_dir(common::models(), o).unwrap();
+    assert_eq!(r.camera_threshold(t, &[mean + 0.2; 10], Some(25.0)).unwrap(), t, "rule resolution: no camera");
+    // Gallery cross-identity scores: one per pair of identities.
+    let g = facekit::gallery::Gallery::new(e.model_id(), e.dim()).unwrap();
+    for k in 0..4 {
+        let mut v = vec![0.0f32; e.dim()];
+        v[k] = 1.0;
+        v[10] = 1.0;
+        g.enroll(&format!("p{k}"), &[v.as_slice()]).unwrap();
+    }
+    let s = g.cross_identity_scores(256);
+    assert_eq!(s.len(), 6);
+    assert!(s.iter().all(|v| (v - 0.5).abs() < 1e-6), "{s:?}");
+    assert_eq!(g.cross_identity_scores(2).len(), 1);
+}

@@ -345,6 +345,9 @@ _proto("fk_engine_embedding_dim", _c.c_size_t, _P)
 _proto("fk_engine_crop_size", _st, _P, _c.POINTER(_c.c_uint32), _c.POINTER(_c.c_uint32))
 _proto("fk_engine_threshold", _st, _P, _c.c_int32, _PF)
 _proto("fk_engine_gallery_threshold", _st, _P, _c.c_int32, _c.c_size_t, _PF)
+_proto("fk_engine_threshold_for_face", _st, _P, _c.c_int32, _c.c_float, _PF)
+_proto("fk_engine_gallery_threshold_for_face", _st, _P, _c.c_int32, _c.c_size_t, _c.c_float, _PF)
+_proto("fk_gallery_threshold", _st, _P, _P, _c.c_int32, _c.c_float, _PF)
 _proto("fk_image_load", _st, _c.c_char_p, _PIMG)
 _proto("fk_image_release", None, _PIMG)
 _proto("fk_detect", _st, _P, _PIMG, _PFACE, _c.c_size_t, _PSZ)
@@ -1010,25 +1013,35 @@ class Engine:
             _check(_lib.fk_liveness(e, ctypes.byref(c), ctypes.byref(f), ctypes.byref(r), ctypes.sizeof(r)))
         return LivenessReport._from_c(r)
 
-    def threshold(self, op: Union[OperatingPoint, int, str, None] = None) -> float:
+    def threshold(self, op: Union[OperatingPoint, int, str, None] = None, eye_distance: Optional[float] = None) -> float:
         """Calibrated cosine threshold of an operating point (default: the engine's own).
-        ``op`` may be an :class:`OperatingPoint`, its value (3) or its name (``"far_1e-3"``)."""
+        ``op`` may be an :class:`OperatingPoint`, its value (3) or its name (``"far_1e-3"``). With
+        ``eye_distance`` (pixels between the eyes of the smaller face compared), the threshold measured at that
+        resolution (``fk_engine_threshold_for_face``)."""
         op = self._op(op)
         out = ctypes.c_float()
         with self._h as e:
-            _check(_lib.fk_engine_threshold(e, op, ctypes.byref(out)))
+            if eye_distance is None:
+                _check(_lib.fk_engine_threshold(e, op, ctypes.byref(out)))
+            else:
+                _check(_lib.fk_engine_threshold_for_face(e, op, float(eye_distance), ctypes.byref(out)))
         return out.value
 
-    def gallery_threshold(self, templates: int, op: Union[OperatingPoint, int, str, None] = None) -> float:
+    def gallery_threshold(self, templates: int, op: Union[OperatingPoint, int, str, None] = None,
+                          eye_distance: Optional[float] = None) -> float:
         """Threshold for searching a gallery of ``templates`` templates so that about the operating point's
         FAR of strangers match someone (``fk_engine_gallery_threshold``: per comparison FAR / templates,
-        interpolated between the calibrated points)."""
+        interpolated between the calibrated points); with ``eye_distance``, at the probe's resolution
+        (``fk_engine_gallery_threshold_for_face``). :meth:`Gallery.threshold` also adapts it to the camera."""
         op = self._op(op)
         if int(templates) < 0:
             raise _invalid(f"templates must be >= 0, got {templates}")
         out = ctypes.c_float()
         with self._h as e:
-            _check(_lib.fk_engine_gallery_threshold(e, op, int(templates), ctypes.byref(out)))
+            if eye_distance is None:
+                _check(_lib.fk_engine_gallery_threshold(e, op, int(templates), ctypes.byref(out)))
+            else:
+                _check(_lib.fk_engine_gallery_threshold_for_face(e, op, int(templates), float(eye_distance), ctypes.byref(out)))
         return out.value
 
     def _op(self, op: Union[OperatingPoint, int, str, None]) -> int:
@@ -1123,6 +1136,17 @@ class Gallery:
         """Removes an identity and its templates (FK_ERR_NOT_FOUND if it is not enrolled)."""
         with self._h as g:
             _check(_lib.fk_gallery_remove(g, _id_bytes(identity)))
+
+    def threshold(self, engine: "Engine", eye_distance: float, op: Union[OperatingPoint, int, str, None] = None) -> float:
+        """The threshold to decide against this gallery at, for a probe face whose eyes are ``eye_distance``
+        pixels apart (``fk_gallery_threshold``): the size rule at the probe's resolution, raised for the camera
+        when the enrolled people (3 or more) score higher against each other than the calibration's strangers.
+        What the tracker decides at."""
+        op = engine._op(op)
+        out = ctypes.c_float()
+        with engine._h as e, self._h as g:
+            _check(_lib.fk_gallery_threshold(e, g, op, float(eye_distance), ctypes.byref(out)))
+        return out.value
 
     def search(self, query: Sequence[float], k: int = 5, threshold: Optional[float] = None) -> List[Tuple[str, float]]:
         """Up to ``k`` ``(identity, similarity)`` pairs, best first, with similarity ≥ ``threshold``.

@@ -281,6 +281,28 @@ def test_threshold_operating_points(engine):
     assert t3 < engine.gallery_threshold(5, 3) < t4  # FAR 2e-4: between the 1e-3 and 1e-4 points
 
 
+def test_thresholds_for_the_capture_resolution_and_the_camera(engine, bush1, powell):
+    """Small faces are decided higher (the manifest's per-resolution table); press-photo faces at the press
+    thresholds; a gallery's threshold rises for a camera whose enrolled people look alike (3 or more)."""
+    t3 = engine.threshold("far_1e-3")
+    assert engine.threshold("far_1e-3", eye_distance=80) == t3
+    assert engine.threshold("far_1e-3", eye_distance=12) > engine.threshold("far_1e-3", eye_distance=20) > t3
+    assert engine.gallery_threshold(10, 3, eye_distance=12) > engine.gallery_threshold(10, 3)
+    with pytest.raises(FacekitError):
+        engine.threshold(3, eye_distance=float("nan"))
+    rng = np.random.default_rng(7)
+    base = rng.normal(size=128).astype(np.float32)
+    with Gallery(engine) as g:
+        g.enroll("bush", engine.embed(bush1))
+        g.enroll("powell", engine.embed(powell))
+        assert g.threshold(engine, 80) == engine.gallery_threshold(2, eye_distance=80)  # 2 people: no camera evidence
+        # Three look-alikes (cosine ~0.8 with each other): strangers on this "camera" score high, so it rises.
+        for k in range(3):
+            v = base + 0.5 * rng.normal(size=128).astype(np.float32)
+            g.enroll(f"lookalike{k}", v / np.linalg.norm(v))
+        assert g.threshold(engine, 80) > engine.gallery_threshold(5, eye_distance=80) + 0.1
+
+
 def test_accurate_mode_fuses_two_embedders(bush1, bush2, powell):
     with Engine(MODELS, mode="accurate", require_liveness=0) as acc:
         assert acc.embedding_dim == 256 and acc.crop_size == (112, 112)
