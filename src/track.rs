@@ -10,14 +10,17 @@
 //! - **Evidence.** A face is aligned, quality-checked, liveness-checked and embedded only when its capture is
 //!   worth it: until a track has `min_captures` good captures, one every `capture_gap` frames; after that,
 //!   only a capture clearly (25 %) better than its best (a cheap score from detector confidence, face size and
-//!   head pose decides, before any model runs). The captures' unit embeddings are averaged with their
-//!   quality scores as weights; liveness scores are averaged too.
+//!   head pose decides, before any model runs) — or, while its liveness is under the threshold, until it has
+//!   `liveness_captures` scores. The captures' unit embeddings are averaged with their quality scores as
+//!   weights (the mean picks the candidate); liveness is the median of the captures' scores, each on a box
+//!   re-detected alone.
 //! - **Decision.** Once a track has `min_captures` good captures (or `decide_within` frames have passed),
 //!   it is decided once: poor quality (no good capture), not live (when the engine's policy requires liveness,
-//!   the captures' mean liveness score under the calibrated threshold), or the aggregated embedding compared
-//!   with the reference (a gallery: who is it; a template: is it them) at the engine's operating point (for a
-//!   gallery, the threshold for its size: [`Engine::gallery_threshold`]). A decision is final while the track
-//!   lives: no flicker.
+//!   the captures' median liveness score under the calibrated threshold), or compared with the reference (a
+//!   gallery: who is it; a template: is it them) at the engine's operating point — each capture's similarity
+//!   to the candidate, averaged ([`Aggregate::Scores`]), at the threshold for the captures' resolution and,
+//!   for a gallery, its size and camera ([`Engine::gallery_decision_threshold`]). Only an acceptance names
+//!   someone. A decision is final while the track lives: no flicker.
 //!
 //! A tracker belongs to one stream and is used from one thread at a time; many trackers share one engine
 //! (which stays immutable). Its state is plain data owned by the tracker.
@@ -68,7 +71,7 @@ pub struct TrackerOptions {
     /// and is decided on all of them. A live person turning to the camera is let in; a photo stays out.
     pub liveness_captures: u32,
     /// Before a capture's liveness is checked, detect the face again alone in a square of twice its box at
-    /// 160 px: the liveness crops (2.7x and 4x the box) are cut from a finer box than the region search's.
+    /// 320 px: the liveness crops (2.7x and 4x the box) are cut from a finer box than the region search's.
     pub liveness_redetect: bool,
 }
 
@@ -612,7 +615,7 @@ impl<'a> Tracker<'a> {
         // With landmark refinement the accepted face is aligned again from its refined landmarks.
         let emb = if e.options().refine_landmarks { e.embed(frame, &face)? } else { e.embed_with_crop(frame, &face, &crop)? };
         self.stats.embeddings += 1;
-        // Liveness is averaged over the good captures: one frame can fool it, a stream of them less easily.
+        // Liveness is combined over the good captures: one frame can fool it, a stream of them less easily.
         let live = match e.liveness_model() {
             Some(_) if e.options().quality.require_liveness => {
                 let lf = if self.options.liveness_redetect { self.finer_box(frame, &face)? } else { face };
@@ -730,7 +733,8 @@ impl<'a> Tracker<'a> {
                         Aggregate::Scores => per_capture(&|c| cosine(c, t.as_slice()))?,
                         _ => cosine(agg.as_slice(), t.as_slice())?,
                     };
-                    (sim, None, e.threshold_for(op, Some(eye))?)
+                    // A camera section in the manifest (calibrate camera) raises it as for a gallery.
+                    (sim, None, e.camera_threshold(e.threshold_for(op, Some(eye))?, &[], Some(eye))?)
                 }
                 Reference::Gallery(g) => {
                     let threshold = e.gallery_decision_threshold(g, op.far(), Some(eye))?.threshold;
