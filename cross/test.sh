@@ -79,8 +79,10 @@ run_tests() {
   [ -n "$exe" ] || { fail "$name: no test binary"; return; }
   echo "== $name $*"
   local t=$(date +%s)
-  "$qemu" -cpu "$cpu" -L "$sysroot" "$exe" --test-threads="${CROSS_TEST_THREADS:-2}" "$@" >"$logs/$name.log" 2>&1
+  /usr/bin/time -f '%U %S' -o "$logs/$name.cpu" \
+    "$qemu" -cpu "$cpu" -L "$sysroot" "$exe" --test-threads="${CROSS_TEST_THREADS:-2}" "$@" >"$logs/$name.log" 2>&1
   local rc=$? s=$(( $(date +%s) - t ))
+  local cpu_s; cpu_s=$(awk 'END {printf "%d", $1 + $2}' "$logs/$name.cpu" 2>/dev/null)
   grep -E '^test result:|^test .* (FAILED|ok)$|panicked' "$logs/$name.log" | tail -n 40
   local p f
   p=$(grep -oE '[0-9]+ passed' "$logs/$name.log" | awk '{s += $1} END {print s + 0}')
@@ -90,10 +92,10 @@ run_tests() {
     [ "$f" -gt 0 ] || fail "$name: exit status $rc (log: $logs/$name.log)"
     failures+=("$name")
   fi
-  echo "  $name: $p passed, $f failed, $s s under qemu -cpu $cpu"
-  times+=("\"$name\":$s")
+  echo "  $name: $p passed, $f failed, $s s (CPU ${cpu_s:-?} s) under qemu -cpu $cpu"
+  times+=("\"$name\":$s") cpus+=("\"$name\":${cpu_s:-0}")
 }
-times=()
+times=() cpus=()
 
 # x86's answers on the same pixels (the x86 release build; builds nothing when .ci/run's build is current).
 echo "== x86-64 reference answers"
@@ -183,6 +185,7 @@ print(json.dumps({"target": "$T", "passed": $passed, "failed": $failed, "golden_
     "golden_min_cosine_vs_x86": c.get("golden_min_cosine_vs_x86"), "liveness_max_abs_diff_vs_x86": c.get("liveness_max_abs_diff_vs_x86"),
     "lfw_decisions_differing": c.get("lfw_decisions_differing"), "cpu_max": $max_json, "device_so_bytes": $so_bytes,
     "device_so_profile": "$so_profile", "qemu_cpu": "$cpu", "build_seconds": $build_s, "test_seconds": {$(IFS=,; echo "${times[*]}")},
+    "test_cpu_seconds": {$(IFS=,; echo "${cpus[*]}")},
     "seconds": $secs}))
 PY
 [ "$failed" -eq 0 ] && [ ${#failures[@]} -eq 0 ]
