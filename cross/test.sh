@@ -32,17 +32,21 @@ cd "$(dirname "$0")/.."
 T=${1:?usage: cross/test.sh aarch64-unknown-linux-gnu|armv7-unknown-linux-gnueabihf}
 start=$(date +%s)
 case "$T" in
-  aarch64-unknown-linux-gnu) qemu=qemu-aarch64 cpu=cortex-a53 sysroot=/usr/aarch64-linux-gnu gnu=aarch64-linux-gnu ;;
-  armv7-unknown-linux-gnueabihf) qemu=qemu-arm cpu=cortex-a7 sysroot=/usr/arm-linux-gnueabihf gnu=arm-linux-gnueabihf ;;
+  aarch64-unknown-linux-gnu) qemu=qemu-aarch64 cpu=cortex-a53 gnu=aarch64-linux-gnu ;;
+  armv7-unknown-linux-gnueabihf) qemu=qemu-arm cpu=cortex-a7 gnu=arm-linux-gnueabihf ;;
   *) echo "cross/test.sh: unknown target $T" >&2; exit 2 ;;
 esac
 bash cross/setup.sh || exit 1
 
 TU=$(echo "$T" | tr 'a-z-' 'A-Z_')
-export "CARGO_TARGET_${TU}_LINKER=$gnu-gcc" "CARGO_TARGET_${TU}_RUNNER=$qemu -cpu $cpu -L $sysroot"
-# Programs the tests start (the gallery crash test runs a copy of itself; the C tests run the C program) reach
-# QEMU through binfmt_misc: these say where the target's libraries are and which CPU to emulate.
-export QEMU_LD_PREFIX=$sysroot QEMU_CPU=$cpu
+# The binaries run on the target's Debian multiarch runtime (/lib/ld-linux-*.so and /lib/<triple>/libc.so.6,
+# from libc6:arm64 / libc6:armhf, which cross/setup.sh installs), not with `-L /usr/<triple>`: that prefix takes
+# the cross package's ld.so (glibc 2.36-8cross1) while ld.so then finds the multiarch libc.so.6 (2.36-9+deb12uN)
+# first, and that mismatched pair crashes armv7 at the first pthread_create (SIGSEGV at address 8, even in a
+# 5-line C program). Programs the tests start (the gallery crash test runs a copy of itself; the C tests run
+# the C program) reach QEMU through binfmt_misc: QEMU_CPU keeps them on the same CPU model.
+unset QEMU_LD_PREFIX
+export "CARGO_TARGET_${TU}_LINKER=$gnu-gcc" "CARGO_TARGET_${TU}_RUNNER=$qemu -cpu $cpu" QEMU_CPU=$cpu
 export CARGO_TARGET_DIR=${CROSS_TARGET_DIR:-target/cross}
 cargo=(env RUSTC=/usr/bin/rustc nice -n 10 /usr/bin/cargo)
 rel=$CARGO_TARGET_DIR/$T/release
@@ -86,7 +90,7 @@ run_one() {
   if [ -z "$exe" ]; then echo "0 0 127 0 0" >"$logs/$name.result"; return; fi
   local t=$(date +%s)
   env "${envs[@]}" /usr/bin/time -f '%U %S' -o "$logs/$name.cpu" \
-    "$qemu" -cpu "$cpu" -L "$sysroot" "$exe" --test-threads="${CROSS_TEST_THREADS:-2}" "$@" >"$logs/$name.log" 2>&1
+    "$qemu" -cpu "$cpu" "$exe" --test-threads="${CROSS_TEST_THREADS:-2}" "$@" >"$logs/$name.log" 2>&1
   local rc=$? s=$(( $(date +%s) - t ))
   local p f c
   p=$(grep -oE '[0-9]+ passed' "$logs/$name.log" | awk '{s += $1} END {print s + 0}')
@@ -150,7 +154,7 @@ pool door_gate
 cpu_max() {
   local t=$(date +%s)
   QEMU_CPU=max FACEKIT_GOLDEN_DUMP=$PWD/$logs/golden-max.json FACEKIT_GOLDEN_IMAGES=${CROSS_CPU_MAX_IMAGES:-2} \
-    "$qemu" -cpu max -L "$sysroot" "$(bin golden)" --ignored --exact golden_subset_dump >"$logs/cpu_max.log" 2>&1 &&
+    "$qemu" -cpu max "$(bin golden)" --ignored --exact golden_subset_dump >"$logs/cpu_max.log" 2>&1 &&
     python3 cross/compare_x86.py "$x86golden" "$logs/golden-max.json" --subset >"$logs/compare-max.json"
   local rc=$?
   echo "$(( rc == 0 )) $(( rc != 0 )) $rc $(( $(date +%s) - t )) 0" >"$logs/cpu_max.result"
