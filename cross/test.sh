@@ -24,7 +24,9 @@
 #    and `nm` shows it has no process-spawning symbol. CROSS_DEVICE=0 skips that build (a cold one is as long
 #    as the release build) and reports the stripped release-profile .so instead ("device_so_profile").
 # CROSS_TESTS=ci runs named subsets of the slowest binaries (see below); CROSS_JOBS (2) binaries run at once;
-# CROSS_LOGS sets the log folder; CROSS_RESUME=1 reuses the results of an interrupted run.
+# CROSS_LOGS sets the log folder; CROSS_RESUME=1 reuses the results of an interrupted run; CROSS_ONLY="golden c_abi …"
+# runs only the jobs named (golden quality pipeline liveness track c_abi door_gate cpu_max fuzz_corpus
+# gallery_crash lib); the JSON's "only" says so.
 # The last line is one JSON object; the exit status is 0 only when nothing failed.
 # The x86 side needs the x86 release build (`cargo build --release && cargo test --release`, as .ci/run does first).
 set -uo pipefail
@@ -89,7 +91,8 @@ run_one() {
   local exe; exe=$(bin "$name")
   if [ -z "$exe" ]; then echo "0 0 127 0 0" >"$logs/$name.result"; return; fi
   local t=$(date +%s)
-  env "${envs[@]}" /usr/bin/time -f '%U %S' -o "$logs/$name.cpu" \
+  # CROSS_TIMEOUT (default 45 min) per binary: a hang under emulation fails the run instead of stalling it.
+  env "${envs[@]}" timeout -s KILL "${CROSS_TIMEOUT:-2700}" /usr/bin/time -f '%U %S' -o "$logs/$name.cpu" \
     "$qemu" -cpu "$cpu" "$exe" --test-threads="${CROSS_TEST_THREADS:-2}" "$@" >"$logs/$name.log" 2>&1
   local rc=$? s=$(( $(date +%s) - t ))
   local p f c
@@ -104,6 +107,7 @@ run_one() {
 pool() {
   local name=$1; [ "$1" = run_one ] && name=$2
   if [ "${CROSS_RESUME:-0}" = 1 ] && [ -f "$logs/$name.result" ]; then echo "  $name: kept from the previous run"; return; fi
+  if [ -n "${CROSS_ONLY:-}" ] && ! grep -qw -- "$name" <<<"$CROSS_ONLY"; then echo "  $name: not run (CROSS_ONLY)"; return; fi
   while [ "$(jobs -rp | wc -l)" -ge "${CROSS_JOBS:-2}" ]; do wait -n; done
   "$@" &
 }
@@ -177,7 +181,8 @@ cat "$logs/door_gate.log" "$logs/door_gate.diff" 2>/dev/null
 
 echo "== vs x86-64"
 cmp_json=$logs/compare.json
-python3 cross/compare_x86.py "$x86golden" "$armgolden" "$x86lfw" "$armlfw" >"$cmp_json"
+lfw_args=(); [ -f "$armlfw" ] && lfw_args=("$x86lfw" "$armlfw")   # no LFW dump when pipeline was not run
+python3 cross/compare_x86.py "$x86golden" "$armgolden" "${lfw_args[@]}" >"$cmp_json"
 if [ $? -eq 0 ]; then passed=$((passed + 1)); else fail "answers differ from x86 (cross/compare_x86.py)"; fi
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({k: v for k, v in r.items() if k != "problems"})); [print("  " + p) for p in r["problems"][:20]]' "$cmp_json"
 
@@ -212,7 +217,7 @@ except Exception:
 print(json.dumps({"target": "$T", "passed": $passed, "failed": $failed, "golden_faces": c.get("golden_faces_arm", 0),
     "golden_min_cosine_vs_x86": c.get("golden_min_cosine_vs_x86"), "liveness_max_abs_diff_vs_x86": c.get("liveness_max_abs_diff_vs_x86"),
     "lfw_decisions_differing": c.get("lfw_decisions_differing"), "cpu_max": $(cat "$logs/compare-max.json" 2>/dev/null || echo null),
-    "tests": "${CROSS_TESTS:-full}", "device_so_bytes": $so_bytes,
+    "tests": "${CROSS_TESTS:-full}", "only": "${CROSS_ONLY:-}" or None, "device_so_bytes": $so_bytes,
     "device_so_profile": "$so_profile", "qemu_cpu": "$cpu", "build_seconds": $build_s, "test_seconds": {$(IFS=,; echo "${times[*]}")},
     "test_cpu_seconds": {$(IFS=,; echo "${cpus[*]}")},
     "seconds": $secs}))
