@@ -15,14 +15,15 @@ std_ok() { /usr/bin/rustc --print sysroot >/dev/null 2>&1 && [ -d "$(/usr/bin/ru
 have_all() {
   rustc_ok && std_ok aarch64-unknown-linux-gnu && std_ok armv7-unknown-linux-gnueabihf &&
     command -v aarch64-linux-gnu-gcc >/dev/null && command -v arm-linux-gnueabihf-gcc >/dev/null &&
-    command -v qemu-aarch64 >/dev/null && command -v qemu-arm >/dev/null && command -v ffmpeg >/dev/null
+    command -v qemu-aarch64 >/dev/null && command -v qemu-arm >/dev/null && command -v ffmpeg >/dev/null &&
+    [ -e /lib/ld-linux-aarch64.so.1 ] && [ -e /lib/ld-linux-armhf.so.3 ] # the multiarch runtime cross/test.sh runs on
 }
 if ! have_all; then
   dpkg --add-architecture arm64
   dpkg --add-architecture armhf
   apt-get update -qq || true # one suite's failing index must not stop the others
   apt-get install -y -qq gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross \
-    qemu-user binfmt-support ffmpeg xz-utils curl >/dev/null
+    libc6:arm64 libc6:armhf libgcc-s1:arm64 libgcc-s1:armhf qemu-user binfmt-support ffmpeg xz-utils curl >/dev/null
   cand=$(apt-cache policy rustc-web | awk '/Candidate:/{print $2}')
   if [ "$(echo "$cand" | cut -d. -f2)" -ge $MIN_MINOR ] 2>/dev/null; then
     apt-get install -y -qq rustc-web cargo-web libstd-rust-web-dev:arm64 libstd-rust-web-dev:armhf >/dev/null

@@ -29,9 +29,11 @@ pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod ffi;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gallery;
+#[cfg(feature = "eval")]
 pub mod eval;
 pub mod image;
 mod infer;

@@ -1,6 +1,10 @@
 //! Differential test against the onnxruntime reference (`../shared/golden/reference.json`, made by
 //! `../shared/tools/golden.py`): on every image of `data/faces`, the same faces, the same landmarks, the same
 //! embeddings and LightQNet scores.
+//!
+//! `FACEKIT_GOLDEN_DUMP=FILE` also writes every face compared (image, our box, our embedding, the liveness
+//! score of the default liveness models on that face) as one JSON document, so `cross/test.sh` can compare an
+//! ARM build's answers with the x86-64 build's on the same pixels (`cross/compare_x86.py`).
 
 mod common;
 use facekit::compare::cosine;
@@ -17,6 +21,38 @@ fn face_of(v: &Value) -> (Face, Vec<f32>, f32) {
     (f, e, v["lightqnet"].as_f64().unwrap() as f32)
 }
 
+/// One face for `FACEKIT_GOLDEN_DUMP`: our box, embedding and liveness score (null when not assessed).
+fn dump_face(engine: &facekit::Engine, img: &Image, item: &Value, of: &Face, emb: &[f32]) -> Value {
+    let live = engine.liveness_model().expect("the default pack has liveness models").score(img, of).unwrap();
+    serde_json::json!({
+        "image": item["image"], "box": [of.x, of.y, of.width, of.height], "score": of.score, "embedding": emb,
+        "liveness": if live.score.is_finite() { Some(live.score) } else { None }, "liveness_status": live.status.name(),
+    })
+}
+
+/// The dump alone, on the first `FACEKIT_GOLDEN_IMAGES` (default 3) golden images, for runs too slow for the
+/// whole set (cross/test.sh under `qemu-aarch64 -cpu max`). Run by name: `--ignored --exact golden_subset_dump`.
+#[test]
+#[ignore = "a tool for cross/test.sh: needs FACEKIT_GOLDEN_DUMP"]
+fn golden_subset_dump() {
+    let out = std::env::var_os("FACEKIT_GOLDEN_DUMP").expect("FACEKIT_GOLDEN_DUMP=FILE");
+    let n: usize = std::env::var("FACEKIT_GOLDEN_IMAGES").map_or(3, |v| v.parse().expect("a count"));
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(common::shared().join("golden/reference.json")).unwrap()).unwrap();
+    let engine = common::engine_640();
+    let mut dump = Vec::new();
+    for item in doc["images"].as_array().unwrap().iter().take(n) {
+        let img = Image::open(common::shared().join(item["image"].as_str().unwrap())).unwrap();
+        let ours = engine.detect(&img).unwrap();
+        for (rf, _, _) in item["faces"].as_array().unwrap().iter().map(face_of) {
+            if let Some(of) = ours.iter().filter(|o| o.iou(&rf) >= 0.5).max_by(|a, b| a.iou(&rf).total_cmp(&b.iou(&rf))) {
+                dump.push(dump_face(engine, &img, item, of, engine.embed(&img, of).unwrap().as_slice()));
+            }
+        }
+    }
+    assert!(!dump.is_empty(), "no face in the first {n} golden images");
+    std::fs::write(out, serde_json::json!({ "faces": dump }).to_string()).unwrap();
+}
+
 #[test]
 fn pipeline_matches_the_onnxruntime_reference() {
     let text = std::fs::read_to_string(common::shared().join("golden/reference.json")).expect("golden file");
@@ -25,6 +61,8 @@ fn pipeline_matches_the_onnxruntime_reference() {
     let (mut faces, mut close_emb, mut lm_err_sum, mut lm_n, mut q_err_max) = (0usize, 0usize, 0f64, 0usize, 0f32);
     let (mut exact_emb, mut min_cos, mut q_close) = (0usize, 1f32, 0usize);
     let (mut problems, mut low_iou) = (Vec::new(), Vec::new());
+    let dump_path = std::env::var_os("FACEKIT_GOLDEN_DUMP");
+    let mut dump: Vec<Value> = Vec::new();
     for item in doc["images"].as_array().unwrap() {
         let path = common::shared().join(item["image"].as_str().unwrap());
         let img = Image::open(&path).unwrap();
@@ -48,6 +86,9 @@ fn pipeline_matches_the_onnxruntime_reference() {
             }
             let emb = engine.embed(&img, of).unwrap();
             faces += 1;
+            if dump_path.is_some() {
+                dump.push(dump_face(engine, &img, item, of, emb.as_slice()));
+            }
             let c = cosine(emb.as_slice(), remb).unwrap();
             if c >= 0.99 {
                 close_emb += 1;
@@ -70,6 +111,9 @@ fn pipeline_matches_the_onnxruntime_reference() {
                 problems.push(format!("{}: extra face {o:?}", path.display()));
             }
         }
+    }
+    if let Some(p) = &dump_path {
+        std::fs::write(p, serde_json::json!({ "faces": dump }).to_string()).expect("write FACEKIT_GOLDEN_DUMP");
     }
     let lm_mean = lm_err_sum / lm_n as f64;
     let share = close_emb as f64 / faces as f64;

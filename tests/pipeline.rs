@@ -23,8 +23,19 @@ fn lfw_subset_accuracy() {
     assert_eq!(all.len(), 6000);
     let pairs: Vec<Pair> = all.into_iter().step_by(20).collect();
     let run = eval::Run { threads: 2, ..Default::default() };
-    let (r, _) = eval::evaluate(common::engine(), &pairs, &run, false).unwrap();
+    let (r, scored) = eval::evaluate(common::engine(), &pairs, &run, false).unwrap();
     eprintln!("LFW subset: {} pairs, accuracy {:.2} % ± {:.2}, failures {}", r.pairs, r.accuracy, r.accuracy_std, r.failures);
+    // FACEKIT_LFW_DUMP=FILE: every pair's similarity and decision at the default operating point (far_1e-3), for
+    // cross/test.sh's comparison of an ARM build's decisions with the x86-64 build's.
+    if let Some(p) = std::env::var_os("FACEKIT_LFW_DUMP") {
+        let t = common::engine().calibration().expect("calibrated").thresholds["far_1e-3"];
+        let rows: Vec<serde_json::Value> = pairs
+            .iter()
+            .zip(&scored.sims)
+            .map(|(p, &s)| serde_json::json!({ "a": p.a, "b": p.b, "same": p.same, "similarity": s, "match": s >= t }))
+            .collect();
+        std::fs::write(p, serde_json::json!({ "threshold": t, "pairs": rows }).to_string()).expect("write FACEKIT_LFW_DUMP");
+    }
     assert_eq!(r.pairs, 300);
     assert!(r.accuracy >= 97.0, "accuracy {:.2} % on 300 LFW pairs", r.accuracy);
     assert!(r.failures <= 1);

@@ -4,21 +4,26 @@
 # people the liveness check accepts: at its default operating point it refuses some of these webcam clips, see
 # BENCHMARKS.md), and a stranger (the talking-head clip) must not. Needs ffmpeg and the release build.
 # Usage: examples/c/door_gate_test.sh
+# For another architecture (cross/test.sh): CC (the target's gcc), FACEKIT_LIB_DIR (where its libfacekit.so is)
+# and FACEKIT_CLI (its facekit) choose the build; the programs run through binfmt_misc/QEMU.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 S=${FACEKIT_SHARED:-../shared}
 V=$S/data/video
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-ln -sf libfacekit.so target/release/libfacekit.so.0   # the SONAME (packaging/install.sh does this when installing)
-cc -std=c11 -Wall -Wextra -Werror examples/c/door_gate.c -Iinclude -Ltarget/release -lfacekit -Wl,-rpath,"$PWD/target/release" -o "$tmp/door_gate"
+lib=${FACEKIT_LIB_DIR:-target/release}
+cli=${FACEKIT_CLI:-./target/release/facekit}
+lib=$(cd "$lib" && pwd)
+ln -sf libfacekit.so "$lib/libfacekit.so.0"   # the SONAME (packaging/install.sh does this when installing)
+${CC:-cc} -std=c11 -Wall -Wextra -Werror examples/c/door_gate.c -Iinclude -L"$lib" -lfacekit -Wl,-rpath,"$lib" -o "$tmp/door_gate"
 mkdir "$tmp/people"
 # One photo per person, as an operator would choose it: of every 5th frame of their first clip, the one facekit's
 # quality check scores best among those it accepts (fk_gallery_enroll_image refuses poor or not-live captures).
 for p in A:no C:book; do
   mkdir "$tmp/frames"
   ffmpeg -v error -nostdin -i "$V/intel_asl_${p#*:}.mkv" -vf "select=not(mod(n\,5))" -fps_mode passthrough "$tmp/frames/%03d.png"
-  best=$(./target/release/facekit quality --json "$tmp"/frames/*.png 2>/dev/null | python3 -c '
+  best=$("$cli" quality --json "$tmp"/frames/*.png 2>/dev/null | python3 -c '
 import json, sys
 ok = [r for r in json.load(sys.stdin) if r["acceptable"]]
 print(max(ok, key=lambda r: r["overall"])["image"] if ok else "")')

@@ -8,6 +8,7 @@
 //! - records a message for `fk_last_error()` on failure (thread-local).
 #![allow(unsafe_code, non_camel_case_types, clippy::missing_safety_doc)]
 
+#[cfg(feature = "fuzzing")]
 mod fuzz;
 mod gallery;
 mod track;
@@ -24,6 +25,7 @@ use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 #[doc(hidden)]
+#[cfg(feature = "fuzzing")]
 pub use fuzz::fuzz_c_text;
 pub use gallery::*;
 pub use track::*;

@@ -74,6 +74,7 @@
 //! length before use, so a damaged or truncated file gives [`Error::Corrupt`], never a panic, and a file from
 //! another embedder or dimension gives [`Error::Incompatible`].
 
+#[cfg(feature = "bench")]
 pub mod bench;
 mod file;
 mod scan;
@@ -86,6 +87,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::error::{Error, Result};
 use scan::TopK;
 
+#[cfg(feature = "bench")]
 pub use bench::{bench, BenchReport};
 
 // Limits (README "Limits"). A file over one of them is refused by `load` with [`Error::Corrupt`] before the

@@ -8,6 +8,7 @@
 //! texture, moiré, reflections and frame edges. What it cannot: 3D masks, and a good replay may pass. A live
 //! camera should average the score over several frames of one track.
 
+#[cfg(feature = "eval")]
 pub mod eval;
 
 use crate::detect::Face;

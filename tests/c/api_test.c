@@ -429,6 +429,21 @@ static void bad(void) {
     BAD(fk_detect(e, IMG(px, good.len, 100000, 100000, 300000, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
     BAD(fk_detect(e, IMG(px, good.len, 250, 250, SIZE_MAX, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
     BAD(fk_detect(e, IMG(px, SIZE_MAX, 250, 250, 750, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
+    /* Sizes that overflow a 32-bit size_t (armv7) but not a 64-bit one: the same status on both. stride x height:
+       1 GiB rows, 8 of them (8 GiB: wraps on 32-bit, more than len on 64-bit); the NV21 luma + chroma planes;
+       the chroma row stride of planar YUV x its rows. */
+    BAD(fk_detect(e, IMG(px, good.len, 8, 8, (size_t)1 << 30, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, good.len, 16, 16, (size_t)3 << 28, FK_FORMAT_NV21, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, good.len, 16, 16, (size_t)3 << 28, FK_FORMAT_I420, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    img = (fk_image){.data = px, .len = 250 * 250, .width = 250, .height = 250, .stride = 250, .format = FK_FORMAT_YUV420,
+                     .u = px, .u_len = 125 * 125, .v = px, .v_len = 125 * 125, .uv_stride = (size_t)1 << 26, .uv_pixel_stride = 1};
+    BAD(fk_detect(e, &img, faces, 4, &count), FK_ERR_INVALID_IMAGE); /* 124 rows x 64 MiB: wraps on 32-bit */
+    /* width x height x bytes per pixel: sides past MAX_SIDE (16384) are refused before any product, so a
+       width x 4 that wraps 32 bits (2^30 x 4) never reaches the arithmetic. */
+    BAD(fk_detect(e, IMG(px, good.len, 1u << 30, 2, 0, FK_FORMAT_RGBA8, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    BAD(fk_detect(e, IMG(px, good.len, 16384, 16384, 16384 * 4, FK_FORMAT_RGBA8, 0), faces, 4, &count), FK_ERR_INVALID_IMAGE);
+    /* A buffer length past isize::MAX (2 GiB on 32-bit): a length no allocation can have. */
+    BAD(fk_detect(e, IMG(px, (SIZE_MAX >> 1) + 1, 250, 250, 750, FK_FORMAT_RGB8, 0), faces, 4, &count), FK_ERR_INVALID_ARGUMENT);
     CHECK(count == 777, "count untouched");
     {
         uint8_t blank[4] = {0};
@@ -509,6 +524,8 @@ static void bad(void) {
     fk_match m = {.similarity = -7};
     BAD(fk_compare(e, emb, emb2, 127, &m), FK_ERR_INVALID_ARGUMENT);
     BAD(fk_compare(e, emb, emb2, 0, &m), FK_ERR_INVALID_ARGUMENT);
+    /* float counts whose byte size wraps size_t (2^30 floats = 4 GiB on 32-bit; 2^62 on 64-bit) */
+    BAD(fk_compare(e, emb, emb2, (SIZE_MAX >> 2) + 1, &m), FK_ERR_INVALID_ARGUMENT);
     BAD(fk_compare(e, NULL, emb2, 128, &m), FK_ERR_NULL_ARGUMENT);
     BAD(fk_compare(e, emb, NULL, 128, &m), FK_ERR_NULL_ARGUMENT);
     BAD(fk_compare(e, emb, emb2, 128, NULL), FK_ERR_NULL_ARGUMENT);
@@ -615,6 +632,7 @@ static void bad(void) {
     BAD(fk_gallery_enroll(g, NULL, emb, 128), FK_ERR_NULL_ARGUMENT);
     BAD(fk_gallery_enroll(g, "", emb, 128), FK_ERR_INVALID_ARGUMENT);
     BAD(fk_gallery_enroll(g, "x", emb, 64), FK_ERR_INVALID_ARGUMENT);
+    BAD(fk_gallery_enroll(g, "x", emb, (SIZE_MAX >> 2) + 1), FK_ERR_INVALID_ARGUMENT);
     BAD(fk_gallery_enroll(g, "x", NULL, 128), FK_ERR_NULL_ARGUMENT);
     {
         char longid[300];
