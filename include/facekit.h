@@ -17,16 +17,8 @@
 #define FK_VERSION_STRING "0.1.0"
 
 
-// Fewest same-camera impostor scores (pairs of different enrolled people: 3 people) [`Engine::camera_shift`]
-// takes a shift from.
-#define MIN_CAMERA_PAIRS 3
-
 // Longest identity key in bytes (UTF-8, no NUL), excluding the terminator.
 #define FK_ID_MAX 255
-
-// Identities whose templates [`Gallery::cross_identity_scores`] compares when deciding (the first ones
-// enrolled): 256 give 32,640 scores, a fraction of a millisecond.
-#define CAMERA_COHORT 256
 
 // Most models a liveness ensemble may have (the C report has a slot for each).
 #define FK_LIVENESS_MAX_MODELS 4
