@@ -24,8 +24,14 @@ fn run(tracker: &mut Tracker, frames: &[Image]) -> Vec<facekit::track::Update> {
 #[test]
 fn asl_people_are_recognised_once_per_clip_without_switches_or_flicker() {
     // Recognition and tracking only: the liveness requirement is measured on its own (below, and in
-    // BENCHMARKS.md: at apcer_5e-2 it refuses some of these webcam clips' live people).
-    let e = common::engine_for_press_photos();
+    // BENCHMARKS.md: at apcer_5e-2 it refuses some of these webcam clips' live people), and so is the camera
+    // rule (the default): these five people look alike on this camera (0.15-0.40 against each other), which
+    // raises a camera-adapted threshold to ~0.6 and refuses two of these clips (BENCHMARKS.md, "Decisions on a
+    // camera facekit was not calibrated on"). Here, at the thresholds for the captures' resolution.
+    let mut o = facekit::Options::default();
+    o.quality.require_liveness = false;
+    o.thresholds = facekit::ThresholdRule::Resolution;
+    let e = &facekit::Engine::from_dir(common::models(), o).expect("engine loads");
     let gallery = Gallery::new(e.model_id(), e.dim()).unwrap();
     // Enrol: the best capture of each person's first clip, as an enrolment station would take it.
     for (clip, who) in &ASL[..5] {
