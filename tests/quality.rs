@@ -8,32 +8,7 @@ use facekit::quality::reason;
 use facekit::{Face, Image, QualityPolicy};
 
 fn gaussian_blur(img: &Image, sigma: f32) -> Image {
-    if sigma <= 0.0 {
-        return img.clone();
-    }
-    let r = (3.0 * sigma).ceil() as i64;
-    let k: Vec<f32> = (-r..=r).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
-    let ks: f32 = k.iter().sum();
-    let (w, h) = (img.width() as i64, img.height() as i64);
-    let pass = |src: &[u8], horizontal: bool| -> Vec<u8> {
-        let mut out = vec![0u8; src.len()];
-        for y in 0..h {
-            for x in 0..w {
-                for c in 0..3 {
-                    let mut acc = 0.0;
-                    for (j, kv) in k.iter().enumerate() {
-                        let d = j as i64 - r;
-                        let (sx, sy) = if horizontal { ((x + d).clamp(0, w - 1), y) } else { (x, (y + d).clamp(0, h - 1)) };
-                        acc += kv * src[((sy * w + sx) * 3 + c) as usize] as f32;
-                    }
-                    out[((y * w + x) * 3 + c) as usize] = (acc / ks).round() as u8;
-                }
-            }
-        }
-        out
-    };
-    let tmp = pass(img.pixels(), true);
-    Image::from_rgb(img.width(), img.height(), pass(&tmp, false)).unwrap()
+    facekit::image::degrade::gaussian_blur(img, sigma)
 }
 
 fn darken(img: &Image, f: f32) -> Image {
