@@ -55,6 +55,7 @@ rel=$CARGO_TARGET_DIR/$T/release
 logs=${CROSS_LOGS:-$CARGO_TARGET_DIR/$T/test-logs}
 [ "${CROSS_RESUME:-0}" = 1 ] || rm -rf "$logs"
 mkdir -p "$logs"
+logs=$(cd "$logs" && pwd) # absolute: the tests write their dumps from other working directories
 passed=0 failed=0
 failures=() times=() cpus=()
 fail() { failed=$((failed + 1)); failures+=("$1"); echo "FAILED: $1"; }
@@ -115,9 +116,9 @@ pool() {
 # x86's answers on the same pixels (the x86 release build; builds nothing when .ci/run's build is current).
 echo "== x86-64 reference answers"
 x86golden=$logs/golden-x86.json x86lfw=$logs/lfw-x86.json
-FACEKIT_GOLDEN_DUMP=$PWD/$x86golden CARGO_TARGET_DIR=target nice -n 10 cargo test -q --release --test golden \
+FACEKIT_GOLDEN_DUMP=$x86golden CARGO_TARGET_DIR=target nice -n 10 cargo test -q --release --test golden \
   -- --exact pipeline_matches_the_onnxruntime_reference >"$logs/golden-x86.log" 2>&1 || fail "x86 golden test (log: $logs/golden-x86.log)"
-FACEKIT_LFW_DUMP=$PWD/$x86lfw CARGO_TARGET_DIR=target nice -n 10 cargo test -q --release --test pipeline \
+FACEKIT_LFW_DUMP=$x86lfw CARGO_TARGET_DIR=target nice -n 10 cargo test -q --release --test pipeline \
   -- --exact lfw_subset_accuracy >"$logs/lfw-x86.log" 2>&1 || fail "x86 LFW subset test (log: $logs/lfw-x86.log)"
 CARGO_TARGET_DIR=target bash examples/c/door_gate_test.sh >"$logs/door_gate-x86.log" 2>&1 || fail "door_gate on x86"
 
@@ -144,9 +145,9 @@ door_gate() {
 armgolden=$logs/golden-arm.json armlfw=$logs/lfw-arm.json
 skip_ci() { [ "${CROSS_TESTS:-full}" = ci ] && for n in "$@"; do printf -- '--skip %s ' "$n"; done; }
 echo "== tests under qemu -cpu $cpu (CROSS_TESTS=${CROSS_TESTS:-full}, ${CROSS_JOBS:-2} at a time)"
-pool run_one golden "FACEKIT_GOLDEN_DUMP=$PWD/$armgolden" --
+pool run_one golden "FACEKIT_GOLDEN_DUMP=$armgolden" --
 [ "${CROSS_TESTS:-full}" = ci ] || pool run_one quality --
-pool run_one pipeline "FACEKIT_LFW_DUMP=$PWD/$armlfw" -- $(skip_ci open_set_gallery_threshold_rule_holds_its_target)
+pool run_one pipeline "FACEKIT_LFW_DUMP=$armlfw" -- $(skip_ci open_set_gallery_threshold_rule_holds_its_target)
 pool run_one liveness -- $(skip_ci scores_match_the_onnxruntime_reference model_and_manifest_mismatches_are_format_errors)
 pool run_one track -- $(skip_ci asl_people_are_recognised_once_per_clip_without_switches_or_flicker shot_cuts_end_tracks_instead_of_carrying_them_to_another_face)
 # The C tests: compiled by tests/c_abi.rs with $CC (the target's gcc) against this target's libfacekit.so;
@@ -157,7 +158,7 @@ pool door_gate
 # aarch64: the first CROSS_CPU_MAX_IMAGES (default 2) golden images again under -cpu max (tract's newest kernels).
 cpu_max() {
   local t=$(date +%s)
-  QEMU_CPU=max FACEKIT_GOLDEN_DUMP=$PWD/$logs/golden-max.json FACEKIT_GOLDEN_IMAGES=${CROSS_CPU_MAX_IMAGES:-2} \
+  QEMU_CPU=max FACEKIT_GOLDEN_DUMP=$logs/golden-max.json FACEKIT_GOLDEN_IMAGES=${CROSS_CPU_MAX_IMAGES:-2} \
     "$qemu" -cpu max "$(bin golden)" --ignored --exact golden_subset_dump >"$logs/cpu_max.log" 2>&1 &&
     python3 cross/compare_x86.py "$x86golden" "$logs/golden-max.json" --subset >"$logs/compare-max.json"
   local rc=$?
