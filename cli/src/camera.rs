@@ -7,7 +7,7 @@
 
 use crate::args::{DecisionArgs, ModelArgs, PipelineArgs};
 use crate::exit::Code;
-use crate::track::{verdict_name, TrackerArgs};
+use crate::track::{finite, verdict_name, TrackerArgs};
 use crate::video::decode_all;
 use clap::Args;
 use facekit::eval::par_map;
@@ -119,10 +119,6 @@ fn outcome(ds: &[Decision], own: Option<&str>) -> Outcome {
         Some(_) => Outcome::NoMatch,
         None => Outcome::NoDecision,
     }
-}
-
-fn finite(v: f32) -> Option<f32> {
-    v.is_finite().then_some(v)
 }
 
 pub fn eval_camera(m: &ModelArgs, a: CameraEvalArgs) -> Result<Code, Error> {

@@ -365,10 +365,7 @@ pub fn calibrate(m: &ModelArgs, c: CalibrateCommand) -> Result<Code, Error> {
         let cal = liveness::eval::calibrate_dir(&e, &data.dir, data.split.as_deref(), data.threads.get(), true)?;
         let mut manifest = m.pack()?.manifest;
         manifest.set_liveness_calibration(cal.clone())?;
-        write_manifest(out, &manifest)?;
-        println!("{}", serde_json::to_string_pretty(&cal).expect("serialises"));
-        eprintln!("wrote {}", out.display());
-        return Ok(Code::Ok);
+        return save(out, &manifest, &cal);
     }
     if let CalibrateCommand::Camera { clips, fps, out, decision, pipeline } = &c {
         let mut o = pipeline.options(None);
@@ -386,10 +383,7 @@ pub fn calibrate(m: &ModelArgs, c: CalibrateCommand) -> Result<Code, Error> {
         let cals = manifest.calibrations_mut(e.embedder().name())?;
         let slot = cals.iter_mut().find(|c| c.flip == flip).ok_or_else(|| Error::invalid("the embedder has no calibration for this flip setting: run `facekit calibrate lfw` first"))?;
         slot.camera = Some(cal.clone());
-        write_manifest(out, &manifest)?;
-        println!("{}", serde_json::to_string_pretty(&cal).expect("serialises"));
-        eprintln!("wrote {}", out.display());
-        return Ok(Code::Ok);
+        return save(out, &manifest, &cal);
     }
     if let CalibrateCommand::LivenessPooled { sets, out, threads, pipeline } = &c {
         let mut o = pipeline.options(None);
@@ -405,10 +399,7 @@ pub fn calibrate(m: &ModelArgs, c: CalibrateCommand) -> Result<Code, Error> {
         let cal = liveness::eval::calibrate_pooled(&e, &sets, threads.get(), true)?;
         let mut manifest = m.pack()?.manifest;
         manifest.set_liveness_calibration(cal.clone())?;
-        write_manifest(out, &manifest)?;
-        println!("{}", serde_json::to_string_pretty(&cal).expect("serialises"));
-        eprintln!("wrote {}", out.display());
-        return Ok(Code::Ok);
+        return save(out, &manifest, &cal);
     }
     if let CalibrateCommand::Fusion { root, pairs, ensemble, opts: a } = &c {
         let file = pairs.clone().unwrap_or_else(|| root.join("pairsDevTrain.txt"));
@@ -464,6 +455,14 @@ pub fn calibrate(m: &ModelArgs, c: CalibrateCommand) -> Result<Code, Error> {
     write_manifest(&a.out, &manifest)?;
     println!("{}", serde_json::to_string_pretty(&cal).expect("serialises"));
     eprintln!("wrote {}", a.out.display());
+    Ok(Code::Ok)
+}
+
+/// Writes the calibrated manifest and prints what was measured.
+fn save(out: &Path, manifest: &facekit::pack::Manifest, measured: &impl serde::Serialize) -> Result<Code, Error> {
+    write_manifest(out, manifest)?;
+    println!("{}", serde_json::to_string_pretty(measured).expect("serialises"));
+    eprintln!("wrote {}", out.display());
     Ok(Code::Ok)
 }
 

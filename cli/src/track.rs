@@ -126,7 +126,7 @@ pub fn verdict_name(v: Verdict) -> &'static str {
     }
 }
 
-fn finite(v: f32) -> Option<f32> {
+pub fn finite(v: f32) -> Option<f32> {
     v.is_finite().then_some(v)
 }
 
