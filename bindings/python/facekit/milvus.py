@@ -367,21 +367,24 @@ class MilvusGallery:
         with Gallery.load(self.engine, device_gallery_path) as g:
             ids, rows = g.templates()
         seen: Dict[str, int] = {}
-        records = []
+        keys = []
         for identity, v in zip(ids, rows):
             h = template_key(identity, v)
             k = seen.get(h, 0)
             seen[h] = k + 1
-            records.append({_PK: template_key(identity, v, k) if k else h, _IDENTITY: identity, _IKEY: _ikey(identity),
-                            _VECTOR: v.tolist()})
-        for start in range(0, len(records), int(batch_size)):
-            batch = records[start:start + int(batch_size)]
+            keys.append(template_key(identity, v, k) if k else h)
+        n = len(keys)
+        for start in range(0, n, int(batch_size)):
+            end = min(n, start + int(batch_size))
+            # Rows as Python lists only per batch: a million at once would take gigabytes.
+            batch = [{_PK: keys[i], _IDENTITY: ids[i], _IKEY: _ikey(ids[i]), _VECTOR: rows[i].tolist()}
+                     for i in range(start, end)]
             self._call("upsert", lambda: self._client.upsert(self.collection, batch, timeout=self.timeout))
             if progress is not None:
-                progress(start + len(batch), len(records))
+                progress(end, n)
         # Seal what was written: unsealed rows are searched by a slow path (Milvus Lite: 10x slower).
         self._call("flush", lambda: self._client.flush(self.collection, timeout=self.timeout))
-        return len(records)
+        return n
 
     def templates(self) -> Tuple[List[str], np.ndarray]:
         """Every template and its identity, sorted by identity then key (a deterministic order)."""
