@@ -61,6 +61,14 @@
 //! shared while they encode (about a second for a million templates): searches go on, while enroll/remove wait,
 //! and so do searches that arrive after a waiting enroll/remove on platforms whose `RwLock` prefers writers.
 //!
+//! # Templates out and in
+//! [`Gallery::template`] / [`Gallery::templates`] give the stored `f32` rows with their identities and
+//! [`Gallery::add_template`] stores such a row bit for bit (it must already be unit-norm; it is not normalised
+//! again). Since the int8 copy is rebuilt from the `f32` rows and every returned similarity is computed from
+//! them, a gallery rebuilt from another's templates answers every search exactly as the original (the order
+//! of the rows may differ; ties are broken by identity). This is how a gallery moves through the interchange
+//! file ([`Gallery::export_npz`], `interchange.rs`) and through a central gallery (`facekit.milvus`).
+//!
 //! # File format and durability
 //! [`Gallery::save`] writes the little-endian format specified in `file.rs` (magic, version, model id, dim,
 //! counts, records, trailing SHA-256). It writes a temporary file in the target's folder, `fsync`s it, renames
