@@ -271,8 +271,7 @@ class Server:
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.kill()
+            self.proc.kill()  # SIGKILL also ends a stopped process (no SIGCONT first: it could still answer)
             self.proc.wait(10)
 
 
@@ -335,6 +334,36 @@ def test_server_killed_before_a_search_gives_an_error_and_no_decision(engine, se
     assert server.uri in str(e.value)
     with pytest.raises(MilvusError):
         m.search(np.ones(DIM), 1)
+    m.close()
+
+
+def test_server_killed_during_a_search_gives_an_error_not_a_hang(engine, server):
+    """The server is frozen (SIGSTOP) so that the search is surely in flight, then killed: the client fails at
+    once with an error naming the URI, long before its timeout, and returns no answer."""
+    import threading
+
+    m = MilvusGallery(engine, server.uri, timeout=30)
+    m.enroll("x", np.ones(DIM))
+    outcome = {}
+
+    def search():
+        t0 = time.time()
+        try:
+            outcome["answer"] = m.identify(np.ones(DIM))
+        except MilvusError as e:
+            outcome["error"] = e
+        outcome["took"] = time.time() - t0
+
+    server.proc.send_signal(signal.SIGSTOP)
+    t = threading.Thread(target=search)
+    t.start()
+    time.sleep(0.5)
+    assert t.is_alive(), "the search should be waiting for the frozen server"
+    server.kill()
+    t.join(25)
+    assert not t.is_alive(), "the client hung after the server died"
+    assert "answer" not in outcome, f"a decision came back from a dead server: {outcome}"
+    assert server.uri in str(outcome["error"]) and outcome["took"] < 15
     m.close()
 
 
