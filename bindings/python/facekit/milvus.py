@@ -343,7 +343,9 @@ class MilvusGallery:
 
     def identify(self, embedding_or_image, target_fpir=None) -> Identification:
         """Who is this? The best identity if it scores at least the device's threshold for this gallery's size
-        (:meth:`threshold`), else ``identity=None``. One search; if any call fails, an error and no answer."""
+        (:meth:`threshold`), else ``identity=None``. One search; if any call fails, an error and no answer. An
+        image is embedded at its largest face as given (check captures first with ``engine.quality`` /
+        ``engine.liveness``, or decide on a camera with the device's ``Tracker``)."""
         e = self._embedding(embedding_or_image)
         n = self.template_count()
         if n == 0:
