@@ -319,7 +319,9 @@ class MilvusGallery:
     def search(self, embedding, k: int = 5, threshold: Optional[float] = None) -> List[Tuple[str, float]]:
         """Up to ``k`` ``(identity, similarity)``, best first (ties by identity, as on the device), one per
         identity scored by its best template, with similarity >= ``threshold`` when given. An empty gallery
-        answers ``[]``."""
+        answers ``[]``. Milvus groups by identity among its best templates (Milvus Lite: the best 10·k), so
+        when identities have many templates each it may return fewer than ``k``; the best one (``identify``)
+        is always found on FLAT."""
         if int(k) < 1:
             raise _invalid("k must be at least 1")
         if threshold is not None and not math.isfinite(threshold):
