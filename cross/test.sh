@@ -23,7 +23,7 @@
 # 6. The device library (--profile device --no-default-features: fat LTO, one codegen unit) for device_so_bytes,
 #    and `nm` shows it has no process-spawning symbol. CROSS_DEVICE=0 skips that build (a cold one is as long
 #    as the release build) and reports the stripped release-profile .so instead ("device_so_profile").
-# CROSS_TESTS=ci runs named subsets of the slowest binaries (see below); CROSS_JOBS (2) binaries run at once;
+# CROSS_TESTS=ci runs the subset that fits beside the x86 suite in CI (see below); CROSS_JOBS (2) binaries run at once;
 # CROSS_LOGS sets the log folder; CROSS_RESUME=1 reuses the results of an interrupted run; CROSS_ONLY="golden c_abi …"
 # runs only the jobs named (golden quality pipeline liveness track c_abi door_gate cpu_max fuzz_corpus
 # gallery_crash lib); the JSON's "only" says so.
@@ -63,7 +63,10 @@ fail() { failed=$((failed + 1)); failures+=("$1"); echo "FAILED: $1"; }
 echo "== build for $T ($CARGO_TARGET_DIR)"
 t=$(date +%s)
 "${cargo[@]}" build --release --target "$T" || { echo '{"target":"'"$T"'","error":"build failed"}'; exit 1; }
-"${cargo[@]}" test --release --target "$T" --no-run --message-format=json-render-diagnostics >"$logs/tests.json" ||
+# CROSS_TESTS=ci builds only the test binaries it runs (each links all of tract).
+sel=(); [ "${CROSS_TESTS:-full}" = ci ] &&
+  sel=(-p facekit --lib --test golden --test c_abi --test fuzz_corpus --test gallery_crash)
+"${cargo[@]}" test --release --target "$T" --no-run "${sel[@]}" --message-format=json-render-diagnostics >"$logs/tests.json" ||
   { echo '{"target":"'"$T"'","error":"test build failed"}'; exit 1; }
 build_s=$(( $(date +%s) - t ))
 echo "  build: $build_s s"
@@ -92,9 +95,12 @@ run_one() {
   local exe; exe=$(bin "$name")
   if [ -z "$exe" ]; then echo "0 0 127 0 0" >"$logs/$name.result"; return; fi
   local t=$(date +%s)
-  # CROSS_TIMEOUT (default 45 min) per binary: a hang under emulation fails the run instead of stalling it.
-  env "${envs[@]}" timeout -s KILL "${CROSS_TIMEOUT:-2700}" /usr/bin/time -f '%U %S' -o "$logs/$name.cpu" \
-    "$qemu" -cpu "$cpu" "$exe" --test-threads="${CROSS_TEST_THREADS:-2}" "$@" >"$logs/$name.log" 2>&1
+  # CROSS_TIMEOUT per binary (default 2 h, ci 25 min): a hang under emulation fails the run instead of stalling
+  # it. (The full golden test exceeded 45 min of wall time here on 2 cores shared with other work.)
+  local threads=(--test-threads="${CROSS_TEST_THREADS:-2}"); [[ " $* " == *" --test-threads="* ]] && threads=()
+  local limit=7200; [ "${CROSS_TESTS:-full}" = ci ] && limit=1500
+  env "${envs[@]}" timeout -s KILL "${CROSS_TIMEOUT:-$limit}" /usr/bin/time -f '%U %S' -o "$logs/$name.cpu" \
+    "$qemu" -cpu "$cpu" "$exe" "${threads[@]}" "$@" >"$logs/$name.log" 2>&1
   local rc=$? s=$(( $(date +%s) - t ))
   local p f c
   p=$(grep -oE '[0-9]+ passed' "$logs/$name.log" | awk '{s += $1} END {print s + 0}')
@@ -137,19 +143,27 @@ door_gate() {
   echo "  door_gate: exit $rc, $(( $(date +%s) - t )) s"
 }
 
-# CROSS_TESTS=full (default): every test of the binaries named in the header. CROSS_TESTS=ci: the same binaries
-# without the tests that take longest under emulation (each 5-20 CPU minutes under QEMU, 25-40x x86; they
-# run in full mode): quality's one degradation sweep, pipeline's open-set protocol, liveness's onnxruntime
-# comparison (liveness is still compared with x86 on every golden face) and manifest-mismatch table, track's two
-# longest clips. Everything else, golden in full included, runs in both.
+# CROSS_TESTS=full (default): every test of the binaries named in the header. CROSS_TESTS=ci: what fits in CI
+# beside the x86 suite. Measured here under `qemu-aarch64 -cpu cortex-a53` on 2 shared cores, emulation costs
+# 40-100x x86's CPU time: the golden test did not finish in 45 min (19 s on x86), quality took 797 CPU s, the
+# pipeline binary more than 37 CPU min. So ci runs: the golden comparison with x86 on the first
+# CROSS_GOLDEN_IMAGES (default 12) golden images (embeddings, liveness, every face found; golden_subset_dump +
+# cross/compare_x86.py --subset), the C tests, door_gate, the fuzz corpus, the gallery crash test and the
+# library's unit tests. The golden test against onnxruntime, pipeline (LFW-subset decisions), liveness, quality
+# and track run in full mode only.
 armgolden=$logs/golden-arm.json armlfw=$logs/lfw-arm.json
-skip_ci() { [ "${CROSS_TESTS:-full}" = ci ] && for n in "$@"; do printf -- '--skip %s ' "$n"; done; }
+ci=0; [ "${CROSS_TESTS:-full}" = ci ] && ci=1
 echo "== tests under qemu -cpu $cpu (CROSS_TESTS=${CROSS_TESTS:-full}, ${CROSS_JOBS:-2} at a time)"
-pool run_one golden "FACEKIT_GOLDEN_DUMP=$armgolden" --
-[ "${CROSS_TESTS:-full}" = ci ] || pool run_one quality --
-pool run_one pipeline "FACEKIT_LFW_DUMP=$armlfw" -- $(skip_ci open_set_gallery_threshold_rule_holds_its_target)
-pool run_one liveness -- $(skip_ci scores_match_the_onnxruntime_reference model_and_manifest_mismatches_are_format_errors)
-pool run_one track -- $(skip_ci asl_people_are_recognised_once_per_clip_without_switches_or_flicker shot_cuts_end_tracks_instead_of_carrying_them_to_another_face)
+if [ $ci = 1 ]; then
+  pool run_one golden "FACEKIT_GOLDEN_DUMP=$armgolden" "FACEKIT_GOLDEN_IMAGES=${CROSS_GOLDEN_IMAGES:-12}" -- \
+    --ignored --exact golden_subset_dump
+else
+  pool run_one golden "FACEKIT_GOLDEN_DUMP=$armgolden" --
+  pool run_one quality --
+  pool run_one pipeline "FACEKIT_LFW_DUMP=$armlfw" --
+  pool run_one liveness --
+  pool run_one track --
+fi
 # The C tests: compiled by tests/c_abi.rs with $CC (the target's gcc) against this target's libfacekit.so;
 # 8 threads x 2 verify calls each (x86: 50): every call must give the single-thread answer.
 pool run_one c_abi "CC=$gnu-gcc" "FACEKIT_C_THREAD_CALLS=${FACEKIT_C_THREAD_CALLS:-2}" -- \
@@ -167,8 +181,13 @@ cpu_max() {
 }
 [ "$T" = aarch64-unknown-linux-gnu ] && [ "${CROSS_CPU_MAX_IMAGES:-2}" -gt 0 ] && pool cpu_max
 pool run_one fuzz_corpus --
-pool run_one gallery_crash --
-pool run_one lib --
+# One test at a time: under QEMU a fork by the crash test's spawn (emulated, so slow to reach its exec) holds the
+# disk-full test's temporary file open, and the tmpfs does not get its space back (seen once on aarch64; alone it
+# passes, as on x86).
+pool run_one gallery_crash -- --test-threads=1
+# Under QEMU, glibc's posix_spawn cannot report a failed exec (QEMU execs the program itself), so the FAISS
+# benchmark's "no such interpreter" case cannot fail as on a device; that one test is skipped.
+pool run_one lib -- --skip gallery::tests::faiss_bench_reports_bad_setups_as_errors
 wait
 for r in golden quality pipeline liveness track c_abi door_gate cpu_max fuzz_corpus gallery_crash lib; do
   [ -f "$logs/$r.result" ] || continue
@@ -183,7 +202,8 @@ cat "$logs/door_gate.log" "$logs/door_gate.diff" 2>/dev/null
 echo "== vs x86-64"
 cmp_json=$logs/compare.json
 lfw_args=(); [ -f "$armlfw" ] && lfw_args=("$x86lfw" "$armlfw")   # no LFW dump when pipeline was not run
-python3 cross/compare_x86.py "$x86golden" "$armgolden" "${lfw_args[@]}" >"$cmp_json"
+sub=(); [ $ci = 1 ] && sub=(--subset)
+python3 cross/compare_x86.py "$x86golden" "$armgolden" "${lfw_args[@]}" "${sub[@]}" >"$cmp_json"
 if [ $? -eq 0 ]; then passed=$((passed + 1)); else fail "answers differ from x86 (cross/compare_x86.py)"; fi
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({k: v for k, v in r.items() if k != "problems"})); [print("  " + p) for p in r["problems"][:20]]' "$cmp_json"
 

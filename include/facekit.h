@@ -245,7 +245,8 @@ typedef struct fk_quality_report {
   bool acceptable;
   // Bitmask of reason flags (`FK_Q_*` in C, `quality::reason` in Rust).
   uint32_t reasons;
-  // Variance of the Laplacian of the aligned face's luma (raw); blur lowers it.
+  // Variance of the Laplacian of the aligned face's luma, times the crop's enlargement of a face smaller than
+  // the crop's own scale (raw; see `enlargement`); blur lowers it, size alone does not.
   struct fk_quality_component sharpness;
   // Mean luma 0–255 of the face's centre.
   struct fk_quality_component brightness;
