@@ -20,6 +20,9 @@
 // Longest identity key in bytes (UTF-8, no NUL), excluding the terminator.
 #define FK_ID_MAX 255
 
+// Longest model id in bytes (UTF-8, no NUL), excluding the terminator.
+#define FK_MODEL_ID_MAX 1024
+
 // Most models a liveness ensemble may have (the C report has a slot for each).
 #define FK_LIVENESS_MAX_MODELS 4
 
@@ -581,6 +584,46 @@ enum fk_status fk_gallery_enroll_image(const struct fk_gallery *gallery,
                                        const struct fk_engine *engine,
                                        const char *id,
                                        const struct fk_image *image);
+
+// Adds one template under `id` exactly as given (`len` floats, the gallery's dimension, unit norm: squared
+// norm within 1e-3 of 1): a template read with `fk_gallery_template` from this or another gallery of the same
+// model, or from an interchange file or a central gallery. Unlike `fk_gallery_enroll` it is not normalised
+// again, so a gallery rebuilt from exported templates scores every query bit for bit as the original.
+// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (bad id, wrong length, non-finite or not
+// unit-norm), FK_ERR_PANIC. Thread-safe.
+enum fk_status fk_gallery_add_template(const struct fk_gallery *gallery,
+                                       const char *id,
+                                       const float *values,
+                                       size_t len);
+
+// Number of templates over all identities (an identity may have several; 0 for an invalid handle): the
+// indexes of `fk_gallery_template` are 0..count-1. Thread-safe.
+size_t fk_gallery_template_count(const struct fk_gallery *gallery);
+
+// Reads template `index` (0..`fk_gallery_template_count` - 1): its identity key, NUL-terminated, into `id`
+// (`id_capacity` bytes; FK_ID_MAX + 1 always suffice) and its values into `values` (`len` floats, at least
+// the gallery's dimension; exactly that many are written). The values are the unit-norm float templates
+// the gallery stores and scores with (its int8 copy only preselects candidates; every similarity a search
+// returns is computed from these floats), so `fk_gallery_add_template` of them into a new gallery of the same
+// model reproduces every search exactly. Index order is stable until the next enroll or remove (a remove moves
+// the last template into the freed place). Outputs are written on FK_OK only. Returns FK_OK,
+// FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (index out of range), FK_ERR_BUFFER_TOO_SMALL (`id` or
+// `values`; `fk_last_error()` says the size needed), FK_ERR_PANIC. Thread-safe.
+enum fk_status fk_gallery_template(const struct fk_gallery *gallery,
+                                   size_t index,
+                                   char *id,
+                                   size_t id_capacity,
+                                   float *values,
+                                   size_t len);
+
+// Writes the model id of the embedder the gallery was made for (e.g. the sha256 of its weights; fast and
+// accurate modes differ), NUL-terminated, into `buf` (`capacity` bytes; FK_MODEL_ID_MAX + 1 always
+// suffice). A gallery, an interchange file and a central gallery of one model id are interchangeable.
+// Written on FK_OK only. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_BUFFER_TOO_SMALL, FK_ERR_PANIC.
+// Thread-safe.
+enum fk_status fk_gallery_model_id(const struct fk_gallery *gallery,
+                                   char *buf,
+                                   size_t capacity);
 
 // Removes an identity and all its templates. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_NOT_FOUND,
 // FK_ERR_PANIC. Thread-safe.

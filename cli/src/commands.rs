@@ -138,6 +138,54 @@ pub fn quality(m: &ModelArgs, p: &PipelineArgs, q: &QualityArgs, images: &[PathB
     Ok(Code::Ok)
 }
 
+#[derive(clap::Subcommand, Debug)]
+pub enum GalleryCommand {
+    /// Write a gallery file's templates (the unit-norm floats it scores with), their identities and its model
+    /// id to an interchange file. Needs no models: the gallery file names its embedder.
+    Export {
+        gallery: PathBuf,
+        #[arg(long, value_name = "FILE.npz")]
+        out: PathBuf,
+    },
+    /// Build a gallery file from an interchange file (templates stored bit for bit, so searches answer as in
+    /// the gallery it was exported from). The file must be of this pipeline's embedder (`--accurate` for an
+    /// accurate-mode gallery); a truncated or inconsistent file or another model id is refused and --out is left
+    /// as it was. --out is replaced atomically.
+    Import {
+        file: PathBuf,
+        #[arg(long, value_name = "G.fkg")]
+        out: PathBuf,
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+    },
+}
+
+pub fn gallery(m: &ModelArgs, c: GalleryCommand) -> Result<Code, Error> {
+    let (g, from, to) = match c {
+        GalleryCommand::Export { gallery, out } => {
+            let g = Gallery::load_any(&gallery)?;
+            g.export_npz(&out)?;
+            (g, gallery, out)
+        }
+        GalleryCommand::Import { file, out, pipeline } => {
+            let e = pipeline.engine(m, None)?;
+            let g = Gallery::import_npz(&file, e.model_id(), e.dim())?;
+            g.save(&out)?;
+            (g, file, out)
+        }
+    };
+    println!(
+        "{} -> {}: {} templates of {} identities, model {}, dimension {}",
+        from.display(),
+        to.display(),
+        g.template_count(),
+        g.count(),
+        g.model_id(),
+        g.dim()
+    );
+    Ok(Code::Ok)
+}
+
 fn open_gallery(e: &Engine, path: &Path) -> Result<Gallery, Error> {
     if path.exists() {
         Gallery::load(path, e.model_id(), e.dim())

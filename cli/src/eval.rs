@@ -69,6 +69,11 @@ pub enum EvalCommand {
         /// Write the open-set DET curve (FNIR against FPIR, log axes) as an SVG plot.
         #[arg(long, value_name = "F.svg", requires = "open_set")]
         det: Option<PathBuf>,
+        /// Instead of evaluating, write the open-set gallery (DIR/gallery.fkg, enrolled as evaluated) and its
+        /// probes' embeddings (DIR/probes.npz: embeddings, identities "" for non-mated, paths) for another
+        /// implementation to replay (bench/milvus_parity.py).
+        #[arg(long, value_name = "DIR", requires = "open_set", conflicts_with = "det")]
+        export: Option<PathBuf>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -255,7 +260,13 @@ pub fn eval(m: &ModelArgs, c: EvalCommand) -> Result<Code, Error> {
         EvalCommand::Lfw { root, pairs, opts } => evaluate(m, eval::lfw_pairs(&root, pairs.as_deref())?, opts),
         EvalCommand::Pairs { list, opts } => evaluate(m, eval::list_pairs(&list)?, opts),
         EvalCommand::Identify { root, limit, open_set: false, json, run, pipeline, .. } => identify(m, &pipeline, &root, limit, json, &run.run()),
-        EvalCommand::Identify { root, limit, open_set: true, det, json, run, pipeline } => {
+        EvalCommand::Identify { root, limit, open_set: true, export: Some(dir), run, pipeline, .. } => {
+            let e = pipeline.engine(m, None)?;
+            let probes = eval::open_set::export(&e, &lfw_people(&root, limit)?, &run.run(), &dir)?;
+            println!("{}", json!({"gallery": dir.join("gallery.fkg"), "probes_file": dir.join("probes.npz"), "probes": probes, "model_id": e.model_id()}));
+            Ok(Code::Ok)
+        }
+        EvalCommand::Identify { root, limit, open_set: true, det, json, run, pipeline, .. } => {
             open_set(m, &pipeline, &root, limit, json, det.as_deref(), &run.run())
         }
         EvalCommand::Camera(a) => crate::camera::eval_camera(m, a),

@@ -127,6 +127,10 @@ enum Command {
         #[command(flatten)]
         pipeline: PipelineArgs,
     },
+    /// Move a gallery's templates in and out through the interchange file (.npz of `identities`,
+    /// `templates`, `model_id`; readable with numpy.load, writable with numpy.savez).
+    #[command(subcommand)]
+    Gallery(commands::GalleryCommand),
     /// Follow faces through a video (or frames) and decide once per person; prints an event per line.
     Track(track::TrackArgs),
     /// Write the model directory as one in-memory pack (for fk_engine_new_from_memory).
@@ -175,6 +179,7 @@ fn run(cli: Cli) -> Result<exit::Code, facekit::Error> {
         Command::Identify { gallery, image, json, decision, pipeline } => {
             commands::identify(m, &pipeline, &decision, &gallery, &image, json)
         }
+        Command::Gallery(c) => commands::gallery(m, c),
         Command::Track(a) => track::track(m, a),
         Command::Pack { out, only } => commands::pack(m, &out, only.as_deref()),
         Command::Completions { shell } => {

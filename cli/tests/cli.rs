@@ -296,3 +296,63 @@ fn calibrate_camera_refuses_thin_evidence_and_writes_nothing() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A scratch folder removed at the end.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!("facekit-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Scratch(p)
+    }
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn gallery_export_import_round_trip_and_refusals() {
+    let s = Scratch::new("interchange");
+    let (g, npz, back) = (s.path("g.fkg"), s.path("g.npz"), s.path("back.fkg"));
+    for (id, n) in [("bush", 1), ("bush", 2), ("powell", 1)] {
+        let person = if id == "bush" { "George_W_Bush" } else { "Colin_Powell" };
+        let o = facekit(&["enroll", &g, id, &lfw(person, n), "--force", "--no-liveness"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    let o = facekit(&["gallery", "export", &g, "--out", &npz]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("3 templates of 2 identities"), "{}", text(&o));
+    let o = facekit(&["gallery", "import", &npz, "--out", &back]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The imported gallery decides as the original: same identity, same score, for a photo not enrolled.
+    let probe = lfw("George_W_Bush", 3);
+    let (a, b) = (facekit(&["identify", &g, &probe, "--json", "--no-liveness"]), facekit(&["identify", &back, &probe, "--json", "--no-liveness"]));
+    assert_eq!(a.stdout, b.stdout, "{}\n{}", text(&a), text(&b));
+    assert_eq!(a.status.code(), b.status.code());
+
+    // Truncated: refused with the data-error code, --out untouched.
+    let bytes = std::fs::read(&npz).unwrap();
+    let cut = s.path("cut.npz");
+    std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
+    let before = std::fs::read(&back).unwrap();
+    let o = facekit(&["gallery", "import", &cut, "--out", &back]);
+    assert_eq!(o.status.code(), Some(8), "{}", text(&o));
+    assert!(text(&o).contains("truncated"), "{}", text(&o));
+    assert_eq!(std::fs::read(&back).unwrap(), before, "nothing imported");
+    // Another model: the accurate mode's embedder is another model id.
+    let o = facekit(&["gallery", "import", &npz, "--out", &s.path("acc.fkg"), "--accurate"]);
+    assert_eq!(o.status.code(), Some(8), "{}", text(&o));
+    assert!(text(&o).contains("made by model"), "{}", text(&o));
+    assert!(!std::path::Path::new(&s.path("acc.fkg")).exists());
+    // Not a gallery at all.
+    let o = facekit(&["gallery", "export", &npz, "--out", &s.path("x.npz")]);
+    assert_eq!(o.status.code(), Some(8), "{}", text(&o));
+}

@@ -123,6 +123,34 @@ pub struct Report {
     pub detector_input: u32,
 }
 
+/// The protocol's gallery, enrolled in the protocol's order.
+fn enrol(engine: &Engine, p: &Protocol, samples: &std::collections::HashMap<PathBuf, super::Sample>) -> Result<Gallery> {
+    let g = Gallery::new(engine.model_id(), engine.dim())?;
+    for (id, path) in &p.gallery {
+        g.enroll(id, &[samples[path].embedding.as_slice()])?;
+    }
+    Ok(g)
+}
+
+/// Writes the protocol's gallery, enrolled exactly as [`evaluate`] enrols it, to `dir/gallery.fkg`, and its
+/// probes to `dir/probes.npz` (`embeddings` float32 (probes, dim), `identities`: the enrolled identity of each
+/// mated probe and "" for each non-mated one, `paths`; mated probes first, in the protocol's order), so that
+/// another implementation can replay the same searches (`bench/milvus_parity.py`). Returns the probe count.
+pub fn export(engine: &Engine, people: &[(String, Vec<PathBuf>)], run: &Run, dir: &std::path::Path) -> Result<usize> {
+    let p = protocol(people);
+    let paths: Vec<PathBuf> =
+        p.gallery.iter().map(|g| g.1.clone()).chain(p.mated.iter().map(|m| m.1.clone())).chain(p.nonmated.iter().cloned()).collect();
+    let samples = embed_all(engine, &paths, run, false)?;
+    std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
+    enrol(engine, &p, &samples)?.save(dir.join("gallery.fkg"))?;
+    let probes: Vec<(String, &PathBuf)> = p.mated.iter().map(|(id, path)| (id.clone(), path)).chain(p.nonmated.iter().map(|path| (String::new(), path))).collect();
+    let embeddings: Vec<f32> = probes.iter().flat_map(|(_, path)| samples[*path].embedding.as_slice().to_vec()).collect();
+    let labels: Vec<String> = probes.iter().map(|(id, _)| id.clone()).collect();
+    let names: Vec<String> = probes.iter().map(|(_, path)| path.display().to_string()).collect();
+    crate::gallery::write_npz(&dir.join("probes.npz"), &[("identities", &labels), ("paths", &names)], &[("embeddings", &embeddings, engine.dim())])?;
+    Ok(probes.len())
+}
+
 /// Runs the protocol on `people` through `engine`: enrols the gallery, searches every probe.
 pub fn evaluate(engine: &Engine, people: &[(String, Vec<PathBuf>)], run: &Run) -> Result<(Report, Scores)> {
     let t0 = Instant::now();
@@ -130,10 +158,7 @@ pub fn evaluate(engine: &Engine, people: &[(String, Vec<PathBuf>)], run: &Run) -
     let paths: Vec<PathBuf> =
         p.gallery.iter().map(|g| g.1.clone()).chain(p.mated.iter().map(|m| m.1.clone())).chain(p.nonmated.iter().cloned()).collect();
     let samples = embed_all(engine, &paths, run, false)?;
-    let g = Gallery::new(engine.model_id(), engine.dim())?;
-    for (id, path) in &p.gallery {
-        g.enroll(id, &[samples[path].embedding.as_slice()])?;
-    }
+    let g = enrol(engine, &p, &samples)?;
     let best = |path: &PathBuf| -> Result<Option<(String, f32)>> {
         Ok(g.search(samples[path].embedding.as_slice(), 1, None)?.into_iter().next().map(|h| (h.id, h.similarity)))
     };

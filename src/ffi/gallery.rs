@@ -96,6 +96,86 @@ pub unsafe extern "C" fn fk_gallery_enroll_image(gallery: *const fk_gallery, eng
     })
 }
 
+/// Adds one template under `id` exactly as given (`len` floats, the gallery's dimension, unit norm: squared
+/// norm within 1e-3 of 1): a template read with `fk_gallery_template` from this or another gallery of the same
+/// model, or from an interchange file or a central gallery. Unlike `fk_gallery_enroll` it is not normalised
+/// again, so a gallery rebuilt from exported templates scores every query bit for bit as the original.
+/// Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (bad id, wrong length, non-finite or not
+/// unit-norm), FK_ERR_PANIC. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_gallery_add_template(gallery: *const fk_gallery, id: *const c_char, values: *const f32, len: usize) -> fk_status {
+    guard(|| {
+        let g = gallery_ref(gallery)?;
+        let id = cstr(id, "id")?;
+        g.add_template(id, slice(values, len, "values")?)
+    })
+}
+
+/// Number of templates over all identities (an identity may have several; 0 for an invalid handle): the
+/// indexes of `fk_gallery_template` are 0..count-1. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_gallery_template_count(gallery: *const fk_gallery) -> usize {
+    boundary(0, || gallery_ref(gallery).map(|g| g.template_count()).unwrap_or(0))
+}
+
+/// Reads template `index` (0..`fk_gallery_template_count` - 1): its identity key, NUL-terminated, into `id`
+/// (`id_capacity` bytes; FK_ID_MAX + 1 always suffice) and its values into `values` (`len` floats, at least
+/// the gallery's dimension; exactly that many are written). The values are the unit-norm float templates
+/// the gallery stores and scores with (its int8 copy only preselects candidates; every similarity a search
+/// returns is computed from these floats), so `fk_gallery_add_template` of them into a new gallery of the same
+/// model reproduces every search exactly. Index order is stable until the next enroll or remove (a remove moves
+/// the last template into the freed place). Outputs are written on FK_OK only. Returns FK_OK,
+/// FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT (index out of range), FK_ERR_BUFFER_TOO_SMALL (`id` or
+/// `values`; `fk_last_error()` says the size needed), FK_ERR_PANIC. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_gallery_template(
+    gallery: *const fk_gallery,
+    index: usize,
+    id: *mut c_char,
+    id_capacity: usize,
+    values: *mut f32,
+    len: usize,
+) -> fk_status {
+    guard(|| {
+        let g = gallery_ref(gallery)?;
+        if id.is_null() {
+            return Err(Error::NullArgument("id"));
+        }
+        if values.is_null() {
+            return Err(Error::NullArgument("values"));
+        }
+        let (key, row) = g.template(index)?;
+        let id_out = out_buf(id, id_capacity, key.len() + 1, "id")?;
+        let values_out = out_buf(values, len, row.len(), "values")?;
+        for (d, s) in id_out.iter_mut().zip(key.bytes().chain([0])) {
+            *d = s as c_char;
+        }
+        values_out.copy_from_slice(&row);
+        Ok(())
+    })
+}
+
+/// Longest model id in bytes (UTF-8, no NUL), excluding the terminator.
+pub const FK_MODEL_ID_MAX: usize = 1024;
+
+/// Writes the model id of the embedder the gallery was made for (e.g. the sha256 of its weights; fast and
+/// accurate modes differ), NUL-terminated, into `buf` (`capacity` bytes; FK_MODEL_ID_MAX + 1 always
+/// suffice). A gallery, an interchange file and a central gallery of one model id are interchangeable.
+/// Written on FK_OK only. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_BUFFER_TOO_SMALL, FK_ERR_PANIC.
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn fk_gallery_model_id(gallery: *const fk_gallery, buf: *mut c_char, capacity: usize) -> fk_status {
+    guard(|| {
+        let g = gallery_ref(gallery)?;
+        let m = g.model_id();
+        let out = out_buf(buf, capacity, m.len() + 1, "buf")?;
+        for (d, s) in out.iter_mut().zip(m.bytes().chain([0])) {
+            *d = s as c_char;
+        }
+        Ok(())
+    })
+}
+
 /// Removes an identity and all its templates. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_NOT_FOUND,
 /// FK_ERR_PANIC. Thread-safe.
 #[no_mangle]

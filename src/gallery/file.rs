@@ -145,7 +145,21 @@ impl Gallery {
         verify(Source::new(BufReader::with_capacity(IO_BUFFER, &file), len, Some(path)))?;
         file.seek(SeekFrom::Start(0)).map_err(io_err)?;
         let body = Source::new(BufReader::with_capacity(IO_BUFFER, &file), len - CHECKSUM_LEN, Some(path));
-        parse(body, expected_model_id, expected_dim)
+        parse(body, Some((expected_model_id, expected_dim)))
+    }
+
+    /// [`load`](Self::load) for whichever embedder the file names (its [`model_id`](Self::model_id) and
+    /// [`dim`](Self::dim) say which): for tools that move a gallery without deciding with it (`facekit gallery
+    /// export`). Every other check is the same.
+    pub fn load_any(path: impl AsRef<Path>) -> Result<Gallery> {
+        let path = path.as_ref();
+        let io_err = |e| Error::io(path, e);
+        let mut file = File::open(path).map_err(io_err)?;
+        let len = file.metadata().map_err(io_err)?.len();
+        check_file_len(len)?;
+        verify(Source::new(BufReader::with_capacity(IO_BUFFER, &file), len, Some(path)))?;
+        file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+        parse(Source::new(BufReader::with_capacity(IO_BUFFER, &file), len - CHECKSUM_LEN, Some(path)), None)
     }
 
     /// The file format as bytes (what [`save`](Self::save) writes).
@@ -161,7 +175,7 @@ impl Gallery {
         let len = bytes.len() as u64;
         check_file_len(len)?;
         verify(Source::new(bytes, len, None))?;
-        parse(Source::new(bytes, len - CHECKSUM_LEN, None), expected_model_id, expected_dim)
+        parse(Source::new(bytes, len - CHECKSUM_LEN, None), Some((expected_model_id, expected_dim)))
     }
 
     /// Writes the whole file format to `w`; the caller holds the read lock for one consistent snapshot.
@@ -304,8 +318,9 @@ fn verify<R: Read>(mut src: Source<'_, R>) -> Result<()> {
     Ok(())
 }
 
-/// Parses a verified body (`src` covers everything before the checksum) into a gallery.
-fn parse<R: Read>(mut src: Source<'_, R>, expected_model_id: &str, expected_dim: usize) -> Result<Gallery> {
+/// Parses a verified body (`src` covers everything before the checksum) into a gallery; `expected`: the model
+/// id and dimension it must have been made for (`None`: any).
+fn parse<R: Read>(mut src: Source<'_, R>, expected: Option<(&str, usize)>) -> Result<Gallery> {
     let magic: [u8; 8] = src.array("magic")?;
     if &magic != MAGIC {
         return Err(corrupt("not a facekit gallery file (bad magic)"));
@@ -323,6 +338,7 @@ fn parse<R: Read>(mut src: Source<'_, R>, expected_model_id: &str, expected_dim:
     if dim == 0 || dim > MAX_DIM {
         return Err(corrupt(format!("dimension {dim} is outside 1..={MAX_DIM}")));
     }
+    let (expected_model_id, expected_dim) = expected.unwrap_or((model_id.as_str(), dim));
     if model_id != expected_model_id {
         return Err(Error::Incompatible(format!(
             "gallery was made for model {model_id:?}, expected {expected_model_id:?}"
@@ -390,7 +406,7 @@ fn parse<R: Read>(mut src: Source<'_, R>, expected_model_id: &str, expected_dim:
 }
 
 /// A stored template must be what enrolment produces: finite and unit-norm.
-fn check_template(row: &[f32]) -> std::result::Result<(), String> {
+pub(super) fn check_template(row: &[f32]) -> std::result::Result<(), String> {
     if row.iter().any(|x| !x.is_finite()) {
         return Err("template has a non-finite value".into());
     }

@@ -61,6 +61,14 @@
 //! shared while they encode (about a second for a million templates): searches go on, while enroll/remove wait,
 //! and so do searches that arrive after a waiting enroll/remove on platforms whose `RwLock` prefers writers.
 //!
+//! # Templates out and in
+//! [`Gallery::template`] / [`Gallery::templates`] give the stored `f32` rows with their identities and
+//! [`Gallery::add_template`] stores such a row bit for bit (it must already be unit-norm; it is not normalised
+//! again). Since the int8 copy is rebuilt from the `f32` rows and every returned similarity is computed from
+//! them, a gallery rebuilt from another's templates answers every search exactly as the original (the order
+//! of the rows may differ; ties are broken by identity). This is how a gallery moves through the interchange
+//! file ([`Gallery::export_npz`], `interchange.rs`) and through a central gallery (`facekit.milvus`).
+//!
 //! # File format and durability
 //! [`Gallery::save`] writes the little-endian format specified in `file.rs` (magic, version, model id, dim,
 //! counts, records, trailing SHA-256). It writes a temporary file in the target's folder, `fsync`s it, renames
@@ -77,6 +85,9 @@
 #[cfg(feature = "bench")]
 pub mod bench;
 mod file;
+mod interchange;
+
+pub use interchange::write_npz;
 mod scan;
 #[cfg(test)]
 mod tests;
@@ -186,16 +197,56 @@ impl Gallery {
             let row = normalized(e, self.dim).map_err(|m| Error::invalid(format!("embedding {i} for {id:?} {m}")))?;
             rows.extend(row);
         }
+        self.append(id, &rows, embeddings.len())
+    }
+
+    /// Adds one template to identity `id` exactly as given, bit for bit: a template read out of a gallery
+    /// ([`template`](Self::template), the interchange file, a central gallery). It must have `dim` finite
+    /// values and unit norm (squared norm within 1e-3 of 1, as in a gallery file); it is not normalised again,
+    /// so a gallery rebuilt from exported templates scores every query exactly as the original did.
+    pub fn add_template(&self, id: &str, template: &[f32]) -> Result<()> {
+        check_id(id).map_err(Error::invalid)?;
+        if template.len() != self.dim {
+            return Err(Error::invalid(format!("template for {id:?} has {} values, the gallery expects {}", template.len(), self.dim)));
+        }
+        file::check_template(template).map_err(|m| Error::invalid(format!("{m} (for {id:?}; enroll raw embeddings with enroll)")))?;
+        self.append(id, template, 1)
+    }
+
+    /// Appends `n` validated unit-norm rows (`n * dim` values) to identity `id` under the write lock.
+    fn append(&self, id: &str, rows: &[f32], n: usize) -> Result<()> {
         let mut store = self.write()?;
         let new_id = !store.index.contains_key(id);
         let (idents, keys) = (store.idents.len() + usize::from(new_id), store.key_bytes + if new_id { id.len() } else { 0 });
-        file::check_size(self.model_id.len(), self.dim, idents, keys, store.owner.len() + embeddings.len())
+        file::check_size(self.model_id.len(), self.dim, idents, keys, store.owner.len() + n)
             .map_err(|m| Error::invalid(format!("gallery is full: {m}")))?;
         let slot = store.slot_or_insert(id);
         for row in rows.chunks_exact(self.dim) {
             store.push_row(slot, row);
         }
         Ok(())
+    }
+
+    /// Template number `index` (0..[`template_count`](Self::template_count)) and its identity: the unit-norm
+    /// `f32` values the gallery stores and scores with (the int8 copy only preselects candidates; every
+    /// similarity a search returns is computed from these). Indexes follow the internal row order, which is
+    /// stable until the next enroll or remove (a remove moves the last row into the hole). An index out of
+    /// range is [`Error::InvalidArgument`].
+    pub fn template(&self, index: usize) -> Result<(String, Vec<f32>)> {
+        let store = self.read()?;
+        let n = store.owner.len();
+        if index >= n {
+            return Err(Error::invalid(format!("template index {index} is out of range: the gallery holds {n} templates")));
+        }
+        Ok((store.idents[store.owner[index] as usize].id.clone(), store.f32_row(index).to_vec()))
+    }
+
+    /// Every template at once, from one consistent snapshot: the owning identity of each row and the rows
+    /// (`dim` values each, row-major), in the order of [`template`](Self::template).
+    pub fn templates(&self) -> Result<(Vec<String>, Vec<f32>)> {
+        let store = self.read()?;
+        let ids = store.owner.iter().map(|&s| store.idents[s as usize].id.clone()).collect();
+        Ok((ids, store.f32_rows.clone()))
     }
 
     /// Removes identity `id` and all its templates; returns how many templates were removed.

@@ -720,3 +720,138 @@ fn bench_1m() {
     println!("save {saved:.2} s, load {:.2} s", start.elapsed().as_secs_f64());
     assert_eq!(loaded.template_count(), 1_000_000);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Templates out and in, the interchange file
+
+/// A gallery with several templates per identity, a removal (rows moved) and awkward keys.
+fn mixed_gallery(rng: &mut SplitMix64, dim: usize) -> Gallery {
+    let g = Gallery::new(MODEL, dim).unwrap();
+    for i in 0..40 {
+        let id = match i % 4 {
+            0 => format!("a\" or id != \"{i}"),
+            1 => format!("back\\slash\nnewline {i}"),
+            2 => format!("😀 {i}"),
+            _ => i.to_string(),
+        };
+        let t = vecs(rng, 1 + i % 3, dim);
+        let refs: Vec<&[f32]> = t.iter().map(Vec::as_slice).collect();
+        g.enroll(&id, &refs).unwrap();
+    }
+    g.remove("3").unwrap();
+    g
+}
+
+/// Every search of `queries` answers identically (ids and bit-identical similarities) in both galleries.
+fn assert_same_answers(a: &Gallery, b: &Gallery, queries: &[Vec<f32>]) {
+    for q in queries {
+        let (x, y) = (a.search(q, 10, None).unwrap(), b.search(q, 10, None).unwrap());
+        assert_eq!(x.len(), y.len());
+        for (h, k) in x.iter().zip(&y) {
+            assert_eq!(h.id, k.id);
+            assert_eq!(h.similarity.to_bits(), k.similarity.to_bits(), "{} scores differently", h.id);
+        }
+    }
+}
+
+#[test]
+fn templates_come_out_as_stored_and_go_back_in_bit_for_bit() {
+    let mut rng = SplitMix64::new(21);
+    let g = mixed_gallery(&mut rng, 96);
+    let (ids, rows) = g.templates().unwrap();
+    assert_eq!(ids.len(), g.template_count());
+    assert_eq!(rows.len(), ids.len() * 96);
+    let copy = Gallery::new(MODEL, 96).unwrap();
+    for i in 0..g.template_count() {
+        let (id, row) = g.template(i).unwrap();
+        assert_eq!((&id, row.as_slice()), (&ids[i], &rows[i * 96..(i + 1) * 96]));
+        copy.add_template(&id, &row).unwrap();
+    }
+    assert_eq!(copy.identities(), g.identities());
+    assert_eq!(copy.templates().unwrap(), g.templates().unwrap(), "stored without renormalising");
+    check_invariants(&copy);
+    assert_same_answers(&g, &copy, &vecs(&mut rng, 50, 96));
+    assert_invalid(g.template(g.template_count()));
+}
+
+#[test]
+fn add_template_refuses_what_enrol_would_have_normalised() {
+    let g = Gallery::new(MODEL, 4).unwrap();
+    assert_invalid(g.add_template("x", &[1.0, 1.0, 0.0, 0.0]));
+    assert_invalid(g.add_template("x", &[f32::NAN, 0.0, 0.0, 0.0]));
+    assert_invalid(g.add_template("x", &[1.0, 0.0, 0.0]));
+    assert_invalid(g.add_template("", &[1.0, 0.0, 0.0, 0.0]));
+    assert_eq!(g.template_count(), 0, "nothing added");
+    g.add_template("x", &[0.0, 1.0, 0.0, 0.0]).unwrap();
+    assert_eq!(g.template(0).unwrap(), ("x".to_string(), vec![0.0, 1.0, 0.0, 0.0]));
+}
+
+#[test]
+fn interchange_round_trip_answers_identically() {
+    let mut rng = SplitMix64::new(22);
+    let g = mixed_gallery(&mut rng, 128);
+    let bytes = g.to_npz_bytes().unwrap();
+    assert_eq!(bytes, g.to_npz_bytes().unwrap(), "deterministic");
+    let back = Gallery::from_npz_bytes(&bytes, MODEL, 128).unwrap();
+    assert_eq!(back.templates().unwrap(), g.templates().unwrap());
+    assert_same_answers(&g, &back, &vecs(&mut rng, 50, 128));
+    let empty = Gallery::new(MODEL, 128).unwrap();
+    assert_eq!(Gallery::from_npz_bytes(&empty.to_npz_bytes().unwrap(), MODEL, 128).unwrap().template_count(), 0);
+
+    let dir = TempDir::new("interchange");
+    let path = dir.0.join("g.npz");
+    g.export_npz(&path).unwrap();
+    assert_eq!(Gallery::import_npz(&path, MODEL, 128).unwrap().templates().unwrap(), g.templates().unwrap());
+}
+
+#[test]
+fn interchange_refuses_other_models_and_damaged_files() {
+    let mut rng = SplitMix64::new(23);
+    let g = mixed_gallery(&mut rng, 16);
+    let bytes = g.to_npz_bytes().unwrap();
+    match Gallery::from_npz_bytes(&bytes, "other-model", 16) {
+        Err(Error::Incompatible(m)) => assert!(m.contains("test-model") && m.contains("other-model"), "{m}"),
+        r => panic!("expected Incompatible, got {r:?}"),
+    }
+    assert!(matches!(Gallery::from_npz_bytes(&bytes, MODEL, 17), Err(Error::Incompatible(_))));
+    // Every truncation is refused (never a panic, never a partial gallery).
+    for len in (0..bytes.len()).step_by(7) {
+        assert_corrupt(Gallery::from_npz_bytes(&bytes[..len], MODEL, 16), &format!("truncated to {len}"));
+    }
+    // A flipped byte in the data is caught by the CRC.
+    let mut flipped = bytes.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    assert!(Gallery::from_npz_bytes(&flipped, MODEL, 16).is_err());
+}
+
+#[test]
+fn interchange_refuses_arrays_that_disagree() {
+    let ids: Vec<String> = vec!["a".into(), "b".into(), "c".into()];
+    let unit = |i: usize| (0..4).map(|j| if j == i { 1.0f32 } else { 0.0 }).collect::<Vec<_>>();
+    let rows: Vec<f32> = (0..2).flat_map(unit).collect();
+    let model = vec![MODEL.to_string()];
+    let file = |ids: &[String], rows: &[f32], cols: usize, model: &[String]| {
+        let members = vec![
+            ("identities.npy", interchange_text(ids, &format!("({},)", ids.len()))),
+            ("templates.npy", interchange_f32(rows, cols)),
+            ("model_id.npy", interchange_text(model, "()")),
+        ];
+        interchange::zip_stored(&members).unwrap()
+    };
+    let r = Gallery::from_npz_bytes(&file(&ids, &rows, 4, &model), MODEL, 4);
+    assert!(matches!(&r, Err(Error::Corrupt(m)) if m.contains("3 identities for 2 templates")), "{r:?}");
+    let ok = file(&ids[..2], &rows, 4, &model);
+    assert_eq!(Gallery::from_npz_bytes(&ok, MODEL, 4).unwrap().template_count(), 2);
+    let not_unit: Vec<f32> = rows.iter().map(|x| x * 2.0).collect();
+    assert_corrupt(Gallery::from_npz_bytes(&file(&ids[..2], &not_unit, 4, &model), MODEL, 4), "not unit-norm");
+}
+
+fn interchange_text(t: &[String], shape: &str) -> Vec<u8> {
+    interchange::text_npy(t, shape)
+}
+
+fn interchange_f32(rows: &[f32], cols: usize) -> Vec<u8> {
+    let data: Vec<u8> = rows.iter().flat_map(|x| x.to_le_bytes()).collect();
+    interchange::npy("<f4", &format!("({}, {cols})", rows.len() / cols), &data)
+}

@@ -161,6 +161,35 @@ static void happy(void) {
     EXPECT(fk_gallery_remove(g2, "powell"), FK_OK);
     EXPECT(fk_gallery_remove(g2, "powell"), FK_ERR_NOT_FOUND);
     fk_gallery_free(g2);
+
+    /* Templates out and in (a central gallery's path): every template read back and added to a new gallery
+     * answers the same search with the bit-identical similarity. */
+    {
+        CHECK(fk_gallery_template_count(g) == 2, "template count %zu", fk_gallery_template_count(g));
+        char mid[FK_MODEL_ID_MAX + 1];
+        EXPECT(fk_gallery_model_id(g, mid, sizeof mid), FK_OK);
+        CHECK(strlen(mid) > 0, "model id");
+        fk_gallery *copy = NULL;
+        EXPECT(fk_gallery_new(e, &copy), FK_OK);
+        for (size_t i = 0; i < fk_gallery_template_count(g); i++) {
+            char tid[FK_ID_MAX + 1];
+            float tv[128];
+            EXPECT(fk_gallery_template(g, i, tid, sizeof tid, tv, 128), FK_OK);
+            EXPECT(fk_gallery_add_template(copy, tid, tv, 128), FK_OK);
+        }
+        char cmid[FK_MODEL_ID_MAX + 1];
+        EXPECT(fk_gallery_model_id(copy, cmid, sizeof cmid), FK_OK);
+        CHECK(strcmp(mid, cmid) == 0, "same model id");
+        fk_hit h2[4];
+        size_t n2 = 0;
+        EXPECT(fk_gallery_search(copy, eb, 128, -1.0f, h2, 4, &n2), FK_OK);
+        EXPECT(fk_gallery_search(g, eb, 128, -1.0f, hits, 4, &nh), FK_OK);
+        CHECK(n2 == nh && n2 == 2, "copy answers %zu of %zu", n2, nh);
+        for (size_t i = 0; i < n2 && i < nh; i++)
+            CHECK(strcmp(h2[i].id, hits[i].id) == 0 && memcmp(&h2[i].similarity, &hits[i].similarity, sizeof(float)) == 0,
+                  "hit %zu: %s %.9g vs %s %.9g", i, h2[i].id, h2[i].similarity, hits[i].id, hits[i].similarity);
+        fk_gallery_free(copy);
+    }
     fk_gallery_free(g);
     unlink(gpath);
 
@@ -665,6 +694,40 @@ static void bad(void) {
     BAD(fk_gallery_load(e, NULL, &gout), FK_ERR_NULL_ARGUMENT);
     CHECK(gout == (fk_gallery *)0x1, "gallery out untouched");
     CHECK(fk_gallery_count(NULL) == 0, "count of NULL");
+
+    /* Templates out and in. */
+    {
+        float unit[128] = {0}, tv[128], twice[128] = {0};
+        unit[0] = 1.0f;
+        twice[0] = 2.0f;
+        char tid[FK_ID_MAX + 1] = "untouched", mid[8] = "keep";
+        EXPECT(fk_gallery_add_template(g, "t", unit, 128), FK_OK);
+        size_t nt = fk_gallery_template_count(g);
+        BAD(fk_gallery_template(NULL, 0, tid, sizeof tid, tv, 128), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_gallery_template(g, 0, NULL, sizeof tid, tv, 128), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_gallery_template(g, 0, tid, sizeof tid, NULL, 128), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_gallery_template(g, nt, tid, sizeof tid, tv, 128), FK_ERR_INVALID_ARGUMENT); /* out of range */
+        BAD(fk_gallery_template(g, SIZE_MAX, tid, sizeof tid, tv, 128), FK_ERR_INVALID_ARGUMENT);
+        BAD(fk_gallery_template(g, 0, tid, 1, tv, 128), FK_ERR_BUFFER_TOO_SMALL); /* no room for the key */
+        BAD(fk_gallery_template(g, 0, tid, sizeof tid, tv, 127), FK_ERR_BUFFER_TOO_SMALL);
+        BAD(fk_gallery_template(g, 0, tid, sizeof tid, tv, 0), FK_ERR_BUFFER_TOO_SMALL);
+        BAD(fk_gallery_template((const fk_gallery *)&good, 0, tid, sizeof tid, tv, 128), FK_ERR_INVALID_ARGUMENT);
+        CHECK(strcmp(tid, "untouched") == 0, "template id untouched");
+        BAD(fk_gallery_add_template(NULL, "t", unit, 128), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_gallery_add_template(g, NULL, unit, 128), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_gallery_add_template(g, "t", NULL, 128), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_gallery_add_template(g, "t", unit, 64), FK_ERR_INVALID_ARGUMENT);
+        BAD(fk_gallery_add_template(g, "t", twice, 128), FK_ERR_INVALID_ARGUMENT); /* not unit-norm */
+        BAD(fk_gallery_add_template(g, "", unit, 128), FK_ERR_INVALID_ARGUMENT);
+        unit[5] = NAN;
+        BAD(fk_gallery_add_template(g, "t", unit, 128), FK_ERR_INVALID_ARGUMENT);
+        CHECK(fk_gallery_template_count(g) == nt, "nothing added by refused templates");
+        BAD(fk_gallery_model_id(NULL, mid, sizeof mid), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_gallery_model_id(g, NULL, sizeof mid), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_gallery_model_id(g, mid, sizeof mid), FK_ERR_BUFFER_TOO_SMALL); /* a sha256 needs 65 */
+        CHECK(strcmp(mid, "keep") == 0, "model id untouched");
+        CHECK(fk_gallery_template_count(NULL) == 0, "template count of NULL");
+    }
     fk_gallery_free(g);
 
     /* Status strings. */

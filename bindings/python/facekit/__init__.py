@@ -363,6 +363,10 @@ _proto("fk_gallery_enroll", _st, _P, _c.c_char_p, _PF, _c.c_size_t)
 _proto("fk_gallery_enroll_image", _st, _P, _P, _c.c_char_p, _PIMG)
 _proto("fk_gallery_remove", _st, _P, _c.c_char_p)
 _proto("fk_gallery_count", _c.c_size_t, _P)
+_proto("fk_gallery_template_count", _c.c_size_t, _P)
+_proto("fk_gallery_template", _st, _P, _c.c_size_t, _c.c_char_p, _c.c_size_t, _PF, _c.c_size_t)
+_proto("fk_gallery_add_template", _st, _P, _c.c_char_p, _PF, _c.c_size_t)
+_proto("fk_gallery_model_id", _st, _P, _c.c_char_p, _c.c_size_t)
 _proto("fk_gallery_search", _st, _P, _PF, _c.c_size_t, _c.c_float, _c.POINTER(_FkHit), _c.c_size_t, _PSZ)
 _proto("fk_gallery_save", _st, _P, _c.c_char_p)
 _proto("fk_gallery_load", _st, _P, _c.c_char_p, _c.POINTER(_P))
@@ -1063,6 +1067,10 @@ class Engine:
 # Gallery
 
 
+_ID_MAX = 255  # FK_ID_MAX
+_MODEL_ID_MAX = 1024  # FK_MODEL_ID_MAX
+
+
 def _id_bytes(identity: str) -> bytes:
     b = identity.encode("utf-8") if isinstance(identity, str) else bytes(identity)
     if b"\0" in b:
@@ -1170,6 +1178,51 @@ class Gallery:
         """Saves atomically (the file is the old or the new gallery, never a mix)."""
         with self._h as g:
             _check(_lib.fk_gallery_save(g, os.fsencode(path)))
+
+    # -- templates out and in (fk_gallery_template / fk_gallery_add_template)
+    @property
+    def model_id(self) -> str:
+        """The model id of the embedder this gallery was made for (``fk_gallery_model_id``)."""
+        buf = ctypes.create_string_buffer(_MODEL_ID_MAX + 1)
+        with self._h as g:
+            _check(_lib.fk_gallery_model_id(g, buf, len(buf)))
+        return buf.value.decode("utf-8")
+
+    def template_count(self) -> int:
+        """Number of templates over all identities (``len()`` counts identities)."""
+        with self._h as g:
+            return _lib.fk_gallery_template_count(g)
+
+    def template(self, index: int) -> Tuple[str, np.ndarray]:
+        """Template ``index`` (0..template_count()-1) and its identity: the unit-norm float32 values the gallery
+        stores and scores with (``fk_gallery_template``). Order is stable until the next enroll or remove."""
+        if int(index) < 0:
+            raise _invalid(f"template index must be >= 0, got {index}")
+        key = ctypes.create_string_buffer(_ID_MAX + 1)
+        out = np.empty(self.dim, np.float32)
+        with self._h as g:
+            _check(_lib.fk_gallery_template(g, int(index), key, len(key), out.ctypes.data_as(_PF), out.size))
+        return key.value.decode("utf-8"), out
+
+    def templates(self) -> Tuple[List[str], np.ndarray]:
+        """Every template: the identities (one per row) and a ``(template_count, dim)`` float32 array."""
+        key = ctypes.create_string_buffer(_ID_MAX + 1)
+        with self._h as g:
+            n = _lib.fk_gallery_template_count(g)
+            out = np.empty((n, self.dim), np.float32)
+            ids = []
+            for i in range(n):
+                _check(_lib.fk_gallery_template(g, i, key, len(key), out[i].ctypes.data_as(_PF), self.dim))
+                ids.append(key.value.decode("utf-8"))
+        return ids, out
+
+    def add_template(self, identity: str, values: Sequence[float]) -> None:
+        """Adds a template exactly as given (unit-norm float32, e.g. from :meth:`template` or a central gallery),
+        without normalising it again, so this gallery scores as the one it came from
+        (``fk_gallery_add_template``; FK_ERR_INVALID_ARGUMENT if it is not unit-norm)."""
+        v = _floats(values, "values")
+        with self._h as g:
+            _check(_lib.fk_gallery_add_template(g, _id_bytes(identity), v.ctypes.data_as(_PF), v.size))
 
 
 # ---------------------------------------------------------------------------------------------------------

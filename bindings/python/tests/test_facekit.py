@@ -453,6 +453,33 @@ def test_gallery_enroll_search_save_load(engine, bush1, bush2, powell, tmp_path)
         assert ei.value.status == Status.FK_ERR_NOT_FOUND
 
 
+def test_gallery_templates_out_and_in(engine, bush1, powell):
+    with Gallery(engine) as g, Gallery(engine) as copy:
+        g.enroll("bush", engine.embed(bush1))
+        g.enroll("powell", engine.embed(powell))
+        g.enroll("powell", np.arange(1, 129, dtype=np.float32))  # not unit: stored normalised
+        assert g.template_count() == 3 and len(g) == 2
+        assert len(g.model_id) == 64 and g.model_id == copy.model_id
+        ids, rows = g.templates()
+        assert sorted(ids) == ["bush", "powell", "powell"] and rows.shape == (3, 128) and rows.dtype == np.float32
+        assert np.allclose(np.linalg.norm(rows, axis=1), 1, atol=1e-6)
+        for i in range(3):
+            who, v = g.template(i)
+            assert who == ids[i] and v.tobytes() == rows[i].tobytes()
+            copy.add_template(who, v)
+        q = engine.embed(bush1) + 0.1
+        assert g.search(q, 2, -1) == copy.search(q, 2, -1)  # bit-identical scores
+        for bad in (-1, 3, 10**12):
+            with pytest.raises(FacekitError):
+                g.template(bad)
+        with pytest.raises(FacekitError) as ei:
+            copy.add_template("x", rows[0] * 2)  # not unit-norm: refused, not normalised
+        assert ei.value.status == Status.FK_ERR_INVALID_ARGUMENT
+        with pytest.raises(FacekitError):
+            copy.add_template("x", rows[0][:64])
+        assert copy.template_count() == 3
+
+
 def test_gallery_load_errors(engine, tmp_path):
     with pytest.raises(FacekitError) as ei:
         Gallery.load(engine, tmp_path / "missing.fkg")

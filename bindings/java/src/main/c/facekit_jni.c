@@ -591,6 +591,17 @@ JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_galleryEnrollImage(JNIEnv *env
     free(id);
 }
 
+JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_galleryAddTemplate(JNIEnv *env, jclass cls, jlong gallery,
+                                                                   jbyteArray jid, jfloatArray jvalues) {
+    (void)cls;
+    size_t n = 0;
+    char *id = cstring(env, jid, "id");
+    float *v = id ? floats(env, jvalues, &n, "values") : NULL;
+    if (v) failed(env, fk_gallery_add_template(GALLERY(gallery), id, v, n));
+    free(id);
+    free(v);
+}
+
 JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_galleryRemove(JNIEnv *env, jclass cls, jlong gallery, jbyteArray jid) {
     (void)cls;
     char *id = cstring(env, jid, "id");
@@ -605,6 +616,52 @@ JNIEXPORT jint JNICALL Java_dev_facekit_NativeLib_galleryCount(JNIEnv *env, jcla
     (void)cls;
     size_t n = fk_gallery_count(GALLERY(gallery));
     return n > INT32_MAX ? INT32_MAX : (jint)n;
+}
+
+JNIEXPORT jint JNICALL Java_dev_facekit_NativeLib_galleryTemplateCount(JNIEnv *env, jclass cls, jlong gallery) {
+    (void)env;
+    (void)cls;
+    size_t n = fk_gallery_template_count(GALLERY(gallery));
+    return n > INT32_MAX ? INT32_MAX : (jint)n;
+}
+
+JNIEXPORT jfloatArray JNICALL Java_dev_facekit_NativeLib_galleryTemplate(JNIEnv *env, jclass cls, jlong gallery,
+                                                                        jint index, jint dim, jobjectArray jid) {
+    (void)cls;
+    if (!jid || (*env)->GetArrayLength(env, jid) < 1) {
+        throw_java(env, "java/lang/IllegalArgumentException", "id must hold 1 element");
+        return NULL;
+    }
+    size_t d = dim < 0 ? 0 : (size_t)dim;
+    /* calloc: C writes exactly the gallery's dimension; should the caller's dim exceed it, the rest reads 0. */
+    float *v = calloc(d + 1, sizeof *v);
+    if (!v) {
+        throw_java(env, "java/lang/OutOfMemoryError", "template");
+        return NULL;
+    }
+    char id[FK_ID_MAX + 1];
+    jfloatArray out = NULL;
+    /* The Java side refuses a negative index; one that got here anyway becomes a huge size_t, which C refuses
+     * as out of range. */
+    if (!failed(env, fk_gallery_template(GALLERY(gallery), (size_t)(int64_t)index, id, sizeof id, v, d))) {
+        const char *end = memchr(id, '\0', sizeof id);
+        jbyteArray b = new_bytes(env, id, end ? (size_t)(end - id) : sizeof id);
+        if (b) {
+            (*env)->SetObjectArrayElement(env, jid, 0, b);
+            (*env)->DeleteLocalRef(env, b);
+            if (!(*env)->ExceptionCheck(env)) out = new_floats(env, v, (jsize)d);
+        }
+    }
+    free(v);
+    return out;
+}
+
+JNIEXPORT jbyteArray JNICALL Java_dev_facekit_NativeLib_galleryModelId(JNIEnv *env, jclass cls, jlong gallery) {
+    (void)cls;
+    char buf[FK_MODEL_ID_MAX + 1];
+    if (failed(env, fk_gallery_model_id(GALLERY(gallery), buf, sizeof buf))) return NULL;
+    const char *end = memchr(buf, '\0', sizeof buf);
+    return new_bytes(env, buf, end ? (size_t)(end - buf) : sizeof buf);
 }
 
 JNIEXPORT jint JNICALL Java_dev_facekit_NativeLib_gallerySearch(JNIEnv *env, jclass cls, jlong gallery,

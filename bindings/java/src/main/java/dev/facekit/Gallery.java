@@ -26,8 +26,34 @@ public final class Gallery implements AutoCloseable {
         }
     }
 
+    /**
+     * One stored template: its identity and the unit-norm float values the gallery scores with (see
+     * {@link #template}). {@link #addTemplate} of them into a gallery of the same {@link #modelId} scores every
+     * query bit for bit as this one.
+     */
+    public static final class Template {
+        public final String id;
+        private final float[] values;
+
+        Template(String id, float[] values) {
+            this.id = id;
+            this.values = values;
+        }
+
+        /** The template's values (a copy), as many as the gallery's dimension. */
+        public float[] values() {
+            return values.clone();
+        }
+
+        @Override
+        public String toString() {
+            return String.format("%s (%d values)", id, values.length);
+        }
+    }
+
     final NativeHandle handle; // package-private: a Tracker holds it during update
     private final float defaultThreshold;
+    private final int dim;
 
     /** An empty gallery for {@code engine}'s embedder. */
     public Gallery(Engine engine) {
@@ -38,6 +64,7 @@ public final class Gallery implements AutoCloseable {
         long p = loaded != 0 ? loaded : engine.withPointer(NativeLib::galleryNew);
         this.handle = new NativeHandle(this, p, NativeLib::galleryFree, "Gallery");
         this.defaultThreshold = engine.defaultThreshold();
+        this.dim = engine.embeddingDim(); // the gallery's dimension: fk_gallery_new/_load take the engine's
     }
 
     /** Loads a gallery written by {@link #save} (verified: checksum, model, dimension). */
@@ -79,6 +106,24 @@ public final class Gallery implements AutoCloseable {
         }
     }
 
+    /**
+     * Adds a template under {@code id} exactly as given: {@code values} of the gallery's dimension and unit norm
+     * (squared norm within 1e-3 of 1), e.g. from {@link #template} of a gallery with the same {@link #modelId}
+     * or from a central gallery. Unlike {@link #enroll} it is not normalised again, so a gallery rebuilt from
+     * exported templates scores as the original. A wrong length, a non-finite value or a vector that is not
+     * unit-norm is FK_ERR_INVALID_ARGUMENT, and nothing is added.
+     */
+    public void addTemplate(String id, float[] values) {
+        byte[] b = Image.Strings.utf8(id, "id");
+        long p = handle.acquire();
+        try {
+            NativeLib.galleryAddTemplate(p, b, values);
+        } finally {
+            handle.release();
+            Reference.reachabilityFence(this);
+        }
+    }
+
     /** Removes an identity and its templates (FK_ERR_NOT_FOUND if it is not enrolled). */
     public void remove(String id) {
         byte[] b = Image.Strings.utf8(id, "id");
@@ -96,6 +141,70 @@ public final class Gallery implements AutoCloseable {
         long p = handle.acquire();
         try {
             return NativeLib.galleryCount(p);
+        } finally {
+            handle.release();
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** Number of templates over all identities ({@link #size} counts identities): {@link #template}'s indexes. */
+    public int templateCount() {
+        long p = handle.acquire();
+        try {
+            return NativeLib.galleryTemplateCount(p);
+        } finally {
+            handle.release();
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Template {@code index} (0..{@link #templateCount()} - 1) and its identity: the unit-norm float values the
+     * gallery stores and scores with. Index order is stable until the next enroll or remove (a remove moves the
+     * last template into the freed place). An index out of range is FK_ERR_INVALID_ARGUMENT.
+     */
+    public Template template(int index) {
+        if (index < 0) throw FacekitException.invalid("template index must be >= 0, got " + index);
+        long p = handle.acquire();
+        try {
+            byte[][] id = new byte[1][];
+            float[] v = NativeLib.galleryTemplate(p, index, dim, id);
+            return new Template(new String(id[0], StandardCharsets.UTF_8), v);
+        } finally {
+            handle.release();
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Every template, in index order ({@link #template} of 0..{@link #templateCount()} - 1). Read one by one: an
+     * enroll or remove from another thread meanwhile can shift the order or make this throw.
+     */
+    public List<Template> templates() {
+        long p = handle.acquire();
+        try {
+            int n = NativeLib.galleryTemplateCount(p);
+            List<Template> out = new ArrayList<>(n);
+            byte[][] id = new byte[1][];
+            for (int i = 0; i < n; i++) {
+                float[] v = NativeLib.galleryTemplate(p, i, dim, id);
+                out.add(new Template(new String(id[0], StandardCharsets.UTF_8), v));
+            }
+            return out;
+        } finally {
+            handle.release();
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * The model id of the embedder this gallery was made for (e.g. the sha256 of its weights; fast and accurate
+     * modes differ). Galleries of one model id take each other's templates.
+     */
+    public String modelId() {
+        long p = handle.acquire();
+        try {
+            return new String(NativeLib.galleryModelId(p), StandardCharsets.UTF_8);
         } finally {
             handle.release();
             Reference.reachabilityFence(this);

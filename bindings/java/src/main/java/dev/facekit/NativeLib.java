@@ -70,9 +70,20 @@ final class NativeLib {
 
     static native void galleryEnrollImage(long gallery, long engine, byte[] id, Image image);
 
+    /** Adds {@code values} exactly as given (unit norm; not normalised again). */
+    static native void galleryAddTemplate(long gallery, byte[] id, float[] values);
+
     static native void galleryRemove(long gallery, byte[] id);
 
     static native int galleryCount(long gallery);
+
+    static native int galleryTemplateCount(long gallery);
+
+    /** Template {@code index} ({@code dim} floats); its identity (UTF-8) goes to {@code id[0]}. */
+    static native float[] galleryTemplate(long gallery, int index, int dim, byte[][] id);
+
+    /** The gallery's model id, UTF-8. */
+    static native byte[] galleryModelId(long gallery);
 
     /** Fills {@code ids} (UTF-8) and {@code sims} (capacity = their length) and returns the number of hits. */
     static native int gallerySearch(long gallery, float[] query, float threshold, byte[][] ids, float[] sims);

@@ -471,6 +471,181 @@ public final class FacekitTest {
             }
         });
 
+        test("gallery templates: export, import into a new gallery, identical search", () -> {
+            // 63 four-byte characters + 3 bytes = 255 bytes: the longest identity, outside the BMP throughout.
+            String longId = "😀".repeat(63) + "abc";
+            check(longId.getBytes(StandardCharsets.UTF_8).length == 255, "long id bytes");
+            Image blair1 = Image.load(lfw("Tony_Blair", 2)), blair2 = Image.load(lfw("Tony_Blair", 3)); // _0001: "occluded"
+            Image rumsfeld = Image.load(lfw("Donald_Rumsfeld", 1));
+            try (Gallery g = new Gallery(engine); Gallery copy = new Gallery(engine)) {
+                check(g.templateCount() == 0 && g.templates().isEmpty(), "empty gallery has no templates");
+                g.enrollImage(engine, "George W. Bush", bush1);
+                g.enrollImage(engine, "George W. Bush", bush2); // a second template of the same identity
+                g.enrollImage(engine, "Colin Powell", powell);
+                g.enrollImage(engine, "Tony Blair 🇬🇧", blair1);
+                g.enrollImage(engine, longId, rumsfeld);
+                check(g.size() == 4 && g.templateCount() == 5, g.size() + " identities, " + g.templateCount() + " templates");
+                String model = g.modelId();
+                check(model.length() == 64 && model.matches("[0-9a-f]+"), "model id " + model);
+                check(model.equals(copy.modelId()), "same engine, same model id");
+                try (Engine acc = new Engine(models, Map.of("mode", "accurate", "require_liveness", "0"));
+                        Gallery ga = new Gallery(acc)) {
+                    check(!ga.modelId().equals(model), "accurate mode has another model id");
+                    float[] acc256 = acc.embed(bush1);
+                    // A 256-d template into a 128-d gallery: refused, whatever its norm.
+                    expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> copy.addTemplate("x", acc256));
+                }
+
+                List<Gallery.Template> all = g.templates();
+                check(all.size() == 5, "templates " + all);
+                List<String> ids = new ArrayList<>();
+                for (int i = 0; i < all.size(); i++) {
+                    Gallery.Template t = all.get(i), one = g.template(i);
+                    check(t.id.equals(one.id) && Arrays.equals(t.values(), one.values()), "template(" + i + ") vs templates()");
+                    check(t.values().length == 128 && Math.abs(norm(t.values()) - 1) < 1e-5, "unit norm " + t);
+                    ids.add(t.id);
+                }
+                List<String> sorted = new ArrayList<>(ids);
+                sorted.sort(null);
+                List<String> want = new ArrayList<>(List.of("Colin Powell", "George W. Bush", "George W. Bush", "Tony Blair 🇬🇧", longId));
+                want.sort(null);
+                check(sorted.equals(want), "identities " + ids);
+                // The template is what the gallery scores with: the enrolled photo's embedding.
+                float[] powellEmb = engine.embed(powell);
+                boolean found = false;
+                for (Gallery.Template t : all) found |= t.id.equals("Colin Powell") && dot(t.values(), powellEmb) > 0.9999;
+                check(found, "Colin Powell's template is his photo's embedding");
+                float[] mutated = all.get(0).values();
+                mutated[0] = 42f;
+                check(all.get(0).values()[0] != 42f, "values() is a copy");
+
+                for (Gallery.Template t : all) copy.addTemplate(t.id, t.values());
+                check(copy.size() == g.size() && copy.templateCount() == g.templateCount(), "copy counts");
+                List<Gallery.Template> back = copy.templates();
+                for (int i = 0; i < all.size(); i++) {
+                    check(back.get(i).id.equals(all.get(i).id) && Arrays.equals(back.get(i).values(), all.get(i).values()),
+                            "copy template " + i + ": " + back.get(i) + " vs " + all.get(i));
+                }
+                // Probes: other photos of enrolled people, a stranger, and off-unit vectors.
+                List<float[]> probes = new ArrayList<>();
+                probes.add(engine.embed(Image.load(lfw("George_W_Bush", 3))));
+                probes.add(engine.embed(Image.load(lfw("Colin_Powell", 2))));
+                probes.add(engine.embed(blair2));
+                probes.add(engine.embed(Image.load(lfw("Donald_Rumsfeld", 2))));
+                probes.add(engine.embed(Image.load(lfw("Aaron_Eckhart", 1))));
+                float[] shifted = engine.embed(bush2);
+                for (int i = 0; i < shifted.length; i++) shifted[i] += 0.1f;
+                probes.add(shifted);
+                String[] who = {"George W. Bush", "Colin Powell", "Tony Blair 🇬🇧", longId};
+                int matched = 0;
+                for (int k = 0; k < probes.size(); k++) {
+                    float[] q = probes.get(k);
+                    List<Gallery.Hit> a = g.search(q, 10, -1f), b = copy.search(q, 10, -1f);
+                    check(a.size() == 4 && b.size() == 4, a + " / " + b);
+                    for (int i = 0; i < a.size(); i++) {
+                        check(a.get(i).id.equals(b.get(i).id) && a.get(i).similarity == b.get(i).similarity,
+                                "hit " + i + ": " + a + " vs " + b);
+                    }
+                    List<Gallery.Hit> da = g.search(q, 3), db = copy.search(q, 3); // default threshold
+                    check(da.size() == db.size(), da + " vs " + db);
+                    for (int i = 0; i < da.size(); i++) {
+                        check(da.get(i).id.equals(db.get(i).id) && da.get(i).similarity == db.get(i).similarity, da + " vs " + db);
+                    }
+                    if (k < who.length) check(b.get(0).id.equals(who[k]), "probe " + k + " nearest: " + b);
+                    matched += da.isEmpty() ? 0 : 1;
+                }
+                check(matched > 0, "no probe matched at the default threshold: that path went untested");
+            }
+        });
+
+        test("gallery templates: bad input raises FacekitException, changes nothing", () -> {
+            try (Gallery g = new Gallery(engine)) {
+                g.enrollImage(engine, "George W. Bush", bush1);
+                g.enrollImage(engine, "Colin Powell", powell);
+                List<Gallery.Template> before = g.templates();
+                float[] v = before.get(0).values();
+                float[] probe = engine.embed(bush2);
+                List<Gallery.Hit> hitsBefore = g.search(probe, 5, -1f);
+
+                FacekitException e = expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.template(-1));
+                check(e.detail().contains("must be >= 0, got -1"), e.getMessage());
+                e = expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.template(2));
+                check(e.detail().contains("out of range") && e.detail().contains("2 templates"), e.getMessage());
+                expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.template(Integer.MAX_VALUE));
+                expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.template(Integer.MIN_VALUE));
+
+                e = expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.addTemplate("x", Arrays.copyOf(v, 64)));
+                check(e.detail().contains("64 values") && e.detail().contains("expects 128"), e.getMessage());
+                expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.addTemplate("x", Arrays.copyOf(v, 129)));
+                expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.addTemplate("x", new float[0]));
+                float[] nan = v.clone();
+                nan[5] = Float.NaN;
+                e = expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.addTemplate("x", nan));
+                check(e.detail().contains("non-finite"), e.getMessage());
+                float[] inf = v.clone();
+                inf[0] = Float.POSITIVE_INFINITY;
+                expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.addTemplate("x", inf));
+                float[] twice = v.clone();
+                for (int i = 0; i < twice.length; i++) twice[i] *= 2;
+                e = expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.addTemplate("x", twice));
+                check(e.detail().contains("squared norm") && e.detail().contains("enroll"), e.getMessage());
+                float[] slightly = v.clone(); // squared norm 1.002: outside the 1e-3 tolerance, not normalised
+                for (int i = 0; i < slightly.length; i++) slightly[i] *= 1.001f;
+                expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.addTemplate("x", slightly));
+                expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.addTemplate("x", new float[128]));
+                expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.addTemplate("", v));
+                e = expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.addTemplate("a\0b", v));
+                check(e.detail().contains("NUL"), e.getMessage());
+                expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.addTemplate("x".repeat(256), v));
+                expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.addTemplate("😀".repeat(64), v)); // 256 bytes
+                // null: NullPointerException naming the argument, as enroll and the other methods do.
+                try {
+                    g.addTemplate(null, v);
+                    throw new AssertionError("null id accepted");
+                } catch (NullPointerException npe) {
+                    check("id".equals(npe.getMessage()), "" + npe);
+                }
+                try {
+                    g.addTemplate("x", null);
+                    throw new AssertionError("null values accepted");
+                } catch (NullPointerException npe) {
+                    check("values".equals(npe.getMessage()), "" + npe);
+                }
+
+                check(g.size() == 2 && g.templateCount() == 2, g.size() + " / " + g.templateCount());
+                List<Gallery.Template> after = g.templates();
+                for (int i = 0; i < before.size(); i++) {
+                    check(after.get(i).id.equals(before.get(i).id) && Arrays.equals(after.get(i).values(), before.get(i).values()),
+                            "template " + i + " changed");
+                }
+                List<Gallery.Hit> hitsAfter = g.search(probe, 5, -1f);
+                for (int i = 0; i < hitsBefore.size(); i++) {
+                    check(hitsAfter.get(i).id.equals(hitsBefore.get(i).id)
+                            && hitsAfter.get(i).similarity == hitsBefore.get(i).similarity, hitsBefore + " vs " + hitsAfter);
+                }
+
+                // Within the tolerance: stored exactly as given, not normalised again (enroll would normalise).
+                float[] near = v.clone();
+                for (int i = 0; i < near.length; i++) near[i] *= 1.0002f;
+                g.addTemplate("near", near);
+                check(g.templateCount() == 3 && Arrays.equals(g.template(2).values(), near), "stored as given");
+                g.enroll("normalised", near);
+                check(!Arrays.equals(g.template(3).values(), near), "enroll normalises");
+            }
+            Gallery closed = new Gallery(engine);
+            closed.close();
+            Body[] calls = {closed::templateCount, () -> closed.template(0), closed::templates, closed::modelId,
+                    () -> closed.addTemplate("x", new float[128])};
+            for (Body c : calls) {
+                try {
+                    c.run();
+                    throw new AssertionError("call on a closed gallery");
+                } catch (IllegalStateException expected) {
+                    // ok
+                }
+            }
+        });
+
         TrackerTest.run(shared, models);
 
         test("8 threads share one engine: identical results", () -> {
@@ -605,6 +780,15 @@ public final class FacekitTest {
             check(g.size() == others.length + 1, "size");
             check(g.search(emb, 2).get(0).id.equals("bush"), "search");
             g.remove("id-0");
+            Gallery.Template t = g.template(i % g.templateCount()); // export/import, and one refusal, per cycle
+            g.addTemplate(t.id, t.values());
+            check(g.modelId().length() == 64 && g.templates().size() == others.length + 1, "templates");
+            try {
+                g.addTemplate(t.id, Arrays.copyOf(t.values(), 64));
+                throw new AssertionError("wrong length accepted");
+            } catch (FacekitException expected) {
+                // ok
+            }
             if (i % 100 == 0) { // save/load fsync: only now and then
                 g.save(path);
                 try (Gallery g2 = Gallery.load(engine, path)) {
