@@ -230,14 +230,14 @@ echo "  $so_profile .so: $so_bytes bytes stripped; process-spawning symbols: ${s
 secs=$(( $(date +%s) - start ))
 for f in "${failures[@]}"; do echo "failed: $f"; done
 python3 - "$cmp_json" <<PY
-import json, sys
+import json, os, sys
 try:
     c = json.load(open(sys.argv[1]))
 except Exception:
     c = {}
 print(json.dumps({"target": "$T", "passed": $passed, "failed": $failed, "golden_faces": c.get("golden_faces_arm", 0),
     "golden_min_cosine_vs_x86": c.get("golden_min_cosine_vs_x86"), "liveness_max_abs_diff_vs_x86": c.get("liveness_max_abs_diff_vs_x86"),
-    "lfw_decisions_differing": c.get("lfw_decisions_differing"), "cpu_max": $(cat "$logs/compare-max.json" 2>/dev/null || echo null),
+    "lfw_decisions_differing": c.get("lfw_decisions_differing"), "cpu_max": json.load(open("$logs/compare-max.json")) if os.path.exists("$logs/compare-max.json") else None,
     "tests": "${CROSS_TESTS:-full}", "only": "${CROSS_ONLY:-}" or None, "device_so_bytes": $so_bytes,
     "device_so_profile": "$so_profile", "qemu_cpu": "$cpu", "build_seconds": $build_s, "test_seconds": {$(IFS=,; echo "${times[*]}")},
     "test_cpu_seconds": {$(IFS=,; echo "${cpus[*]}")},

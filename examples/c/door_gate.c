@@ -5,9 +5,13 @@
  *   ffmpeg -v error -i clip.mkv -f rawvideo -pix_fmt nv21 - | ./door_gate ../shared/models PEOPLE_DIR 640 480
  *
  * PEOPLE_DIR holds one photo per person, named after them (alice.jpg → "alice"). */
+/* 64-bit directory offsets on 32-bit boards (armv7): without it glibc's readdir fails with EOVERFLOW on a file
+ * system whose offsets do not fit 32 bits, and the folder looks empty (seen under qemu-arm). */
+#define _FILE_OFFSET_BITS 64
 #include "facekit.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +39,7 @@ static int enroll_folder(fk_engine *engine, fk_gallery *gallery, const char *dir
     }
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
+    while ((errno = 0, e = readdir(d)) != NULL) {
         const char *dot = strrchr(e->d_name, '.');
         if (!dot || (strcmp(dot, ".jpg") != 0 && strcmp(dot, ".png") != 0)) continue;
         char path[4096], id[FK_ID_MAX + 1];
@@ -51,6 +55,10 @@ static int enroll_folder(fk_engine *engine, fk_gallery *gallery, const char *dir
         }
         fprintf(stderr, "enrolled %s\n", id);
         n++;
+    }
+    if (errno != 0) { /* readdir's NULL is an error, not the end: say so rather than enrol part of the folder */
+        perror(dir);
+        n = -1;
     }
     closedir(d);
     return n;
