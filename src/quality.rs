@@ -158,7 +158,7 @@ impl QualityPolicy {
             max_pitch: 30.0,
             max_roll: 30.0,
             // From the per-resolution calibration (manifest `by_eye_distance`): TAR at far_1e-3 is 91.6 % from
-            // 22 px, 68.4 % below (bench/quality_floors.py and BENCHMARKS.md, "Quality floors").
+            // 22 px, 68.4 % below (BENCHMARKS.md, "Quality floors").
             min_eye_distance: 22.0,
             min_confidence: 0.6,
             min_learned: 0.30,
