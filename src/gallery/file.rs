@@ -137,29 +137,25 @@ impl Gallery {
     /// in memory, both times through one open handle: a concurrent `save` replaces the file by rename, which the
     /// open handle does not see, so the two passes read the same bytes.
     pub fn load(path: impl AsRef<Path>, expected_model_id: &str, expected_dim: usize) -> Result<Gallery> {
-        let path = path.as_ref();
-        let io_err = |e| Error::io(path, e);
-        let mut file = File::open(path).map_err(io_err)?;
-        let len = file.metadata().map_err(io_err)?.len();
-        check_file_len(len)?;
-        verify(Source::new(BufReader::with_capacity(IO_BUFFER, &file), len, Some(path)))?;
-        file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-        let body = Source::new(BufReader::with_capacity(IO_BUFFER, &file), len - CHECKSUM_LEN, Some(path));
-        parse(body, Some((expected_model_id, expected_dim)))
+        Self::load_checked(path.as_ref(), Some((expected_model_id, expected_dim)))
     }
 
     /// [`load`](Self::load) for whichever embedder the file names (its [`model_id`](Self::model_id) and
     /// [`dim`](Self::dim) say which): for tools that move a gallery without deciding with it (`facekit gallery
     /// export`). Every other check is the same.
     pub fn load_any(path: impl AsRef<Path>) -> Result<Gallery> {
-        let path = path.as_ref();
+        Self::load_checked(path.as_ref(), None)
+    }
+
+    /// The two passes of [`load`](Self::load); `expected`: the embedder the file must be for, if any.
+    fn load_checked(path: &Path, expected: Option<(&str, usize)>) -> Result<Gallery> {
         let io_err = |e| Error::io(path, e);
         let mut file = File::open(path).map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
         check_file_len(len)?;
         verify(Source::new(BufReader::with_capacity(IO_BUFFER, &file), len, Some(path)))?;
         file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-        parse(Source::new(BufReader::with_capacity(IO_BUFFER, &file), len - CHECKSUM_LEN, Some(path)), None)
+        parse(Source::new(BufReader::with_capacity(IO_BUFFER, &file), len - CHECKSUM_LEN, Some(path)), expected)
     }
 
     /// The file format as bytes (what [`save`](Self::save) writes).

@@ -566,15 +566,21 @@ JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_galleryFree(JNIEnv *env, jclas
     fk_gallery_free((fk_gallery *)(intptr_t)gallery);
 }
 
+/* Enroll and add-template take the same arguments: an identity and a float array, copied out of Java for the call. */
+static void with_id_and_floats(JNIEnv *env, jlong gallery, jbyteArray jid, jfloatArray jv, const char *what,
+                               fk_status (*call)(const fk_gallery *, const char *, const float *, size_t)) {
+    size_t n = 0;
+    char *id = cstring(env, jid, "id");
+    float *v = id ? floats(env, jv, &n, what) : NULL;
+    if (v) failed(env, call(GALLERY(gallery), id, v, n));
+    free(id);
+    free(v);
+}
+
 JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_galleryEnroll(JNIEnv *env, jclass cls, jlong gallery, jbyteArray jid,
                                                               jfloatArray jemb) {
     (void)cls;
-    size_t n = 0;
-    char *id = cstring(env, jid, "id");
-    float *e = id ? floats(env, jemb, &n, "embedding") : NULL;
-    if (e) failed(env, fk_gallery_enroll(GALLERY(gallery), id, e, n));
-    free(id);
-    free(e);
+    with_id_and_floats(env, gallery, jid, jemb, "embedding", fk_gallery_enroll);
 }
 
 JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_galleryEnrollImage(JNIEnv *env, jclass cls, jlong gallery,
@@ -594,12 +600,7 @@ JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_galleryEnrollImage(JNIEnv *env
 JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_galleryAddTemplate(JNIEnv *env, jclass cls, jlong gallery,
                                                                    jbyteArray jid, jfloatArray jvalues) {
     (void)cls;
-    size_t n = 0;
-    char *id = cstring(env, jid, "id");
-    float *v = id ? floats(env, jvalues, &n, "values") : NULL;
-    if (v) failed(env, fk_gallery_add_template(GALLERY(gallery), id, v, n));
-    free(id);
-    free(v);
+    with_id_and_floats(env, gallery, jid, jvalues, "values", fk_gallery_add_template);
 }
 
 JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_galleryRemove(JNIEnv *env, jclass cls, jlong gallery, jbyteArray jid) {

@@ -4,6 +4,7 @@ import java.lang.ref.Reference;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongFunction;
 
 /**
  * Enrolled identities ({@code fk_gallery}) for one engine's embedder. Thread-safe. The engine is needed only
@@ -138,24 +139,12 @@ public final class Gallery implements AutoCloseable {
 
     /** Number of enrolled identities. */
     public int size() {
-        long p = handle.acquire();
-        try {
-            return NativeLib.galleryCount(p);
-        } finally {
-            handle.release();
-            Reference.reachabilityFence(this);
-        }
+        return withPointer(NativeLib::galleryCount);
     }
 
     /** Number of templates over all identities ({@link #size} counts identities): {@link #template}'s indexes. */
     public int templateCount() {
-        long p = handle.acquire();
-        try {
-            return NativeLib.galleryTemplateCount(p);
-        } finally {
-            handle.release();
-            Reference.reachabilityFence(this);
-        }
+        return withPointer(NativeLib::galleryTemplateCount);
     }
 
     /**
@@ -165,15 +154,7 @@ public final class Gallery implements AutoCloseable {
      */
     public Template template(int index) {
         if (index < 0) throw FacekitException.invalid("template index must be >= 0, got " + index);
-        long p = handle.acquire();
-        try {
-            byte[][] id = new byte[1][];
-            float[] v = NativeLib.galleryTemplate(p, index, dim, id);
-            return new Template(new String(id[0], StandardCharsets.UTF_8), v);
-        } finally {
-            handle.release();
-            Reference.reachabilityFence(this);
-        }
+        return withPointer(p -> readTemplate(p, index, new byte[1][]));
     }
 
     /**
@@ -181,16 +162,26 @@ public final class Gallery implements AutoCloseable {
      * enroll or remove from another thread meanwhile can shift the order or make this throw.
      */
     public List<Template> templates() {
-        long p = handle.acquire();
-        try {
+        return withPointer(p -> {
             int n = NativeLib.galleryTemplateCount(p);
             List<Template> out = new ArrayList<>(n);
             byte[][] id = new byte[1][];
-            for (int i = 0; i < n; i++) {
-                float[] v = NativeLib.galleryTemplate(p, i, dim, id);
-                out.add(new Template(new String(id[0], StandardCharsets.UTF_8), v));
-            }
+            for (int i = 0; i < n; i++) out.add(readTemplate(p, i, id));
             return out;
+        });
+    }
+
+    /** Template {@code index} of the gallery at pointer {@code p}; {@code id} is the shim's out slot. */
+    private Template readTemplate(long p, int index, byte[][] id) {
+        float[] v = NativeLib.galleryTemplate(p, index, dim, id);
+        return new Template(new String(id[0], StandardCharsets.UTF_8), v);
+    }
+
+    /** {@code call(gallery pointer)} with the gallery held open for the call. */
+    private <T> T withPointer(LongFunction<T> call) {
+        long p = handle.acquire();
+        try {
+            return call.apply(p);
         } finally {
             handle.release();
             Reference.reachabilityFence(this);
@@ -202,13 +193,7 @@ public final class Gallery implements AutoCloseable {
      * modes differ). Galleries of one model id take each other's templates.
      */
     public String modelId() {
-        long p = handle.acquire();
-        try {
-            return new String(NativeLib.galleryModelId(p), StandardCharsets.UTF_8);
-        } finally {
-            handle.release();
-            Reference.reachabilityFence(this);
-        }
+        return withPointer(p -> new String(NativeLib.galleryModelId(p), StandardCharsets.UTF_8));
     }
 
     /** Up to {@code k} identities at or above the engine's calibrated threshold, best first (empty: nobody). */
