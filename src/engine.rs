@@ -8,7 +8,7 @@ use crate::embed::{Embedder, Embedding};
 use crate::error::{Error, Result};
 use crate::image::Image;
 use crate::liveness::{Liveness, LivenessPoint, LivenessReport, LivenessStatus};
-use crate::pack::{find_model_dir, Calibration, EmbedderSpec, ModelPack};
+use crate::pack::{find_model_dir, Calibration, EmbedderSpec, Manifest, ModelPack};
 use crate::quality::{reason, QualityModel, QualityPolicy, QualityReport};
 use std::path::Path;
 
@@ -156,6 +156,8 @@ pub struct Engine {
     quality: Option<QualityModel>,
     liveness: Option<Liveness>,
     calibration: Option<Calibration>,
+    /// The manifest it was loaded from (what a calibration on the device starts from: [`crate::camera`]).
+    manifest: Manifest,
     options: Options,
     origin: String,
 }
@@ -191,7 +193,7 @@ impl Engine {
         };
         let calibration = emb_spec.calibrations().iter().find(|c| c.flip == options.flip).cloned();
         options.quality.validate()?;
-        Ok(Engine { detector, embedder, quality, liveness, calibration, options, origin: pack.origin() })
+        Ok(Engine { detector, embedder, quality, liveness, calibration, manifest: m.clone(), options, origin: pack.origin() })
     }
 
     /// Loads from a model directory (its own `manifest.json`, else the built-in default manifest).
@@ -243,6 +245,10 @@ impl Engine {
     /// Embedding dimension.
     pub fn dim(&self) -> usize {
         self.embedder.dim()
+    }
+    /// The manifest of the model pack the engine was loaded from (as it was at load time).
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
     }
     /// The calibration that holds for this engine's embedder and flip setting, if measured.
     pub fn calibration(&self) -> Option<&Calibration> {

@@ -23,6 +23,7 @@
 #![deny(unsafe_code)]
 
 pub mod align;
+pub mod camera;
 pub mod compare;
 pub mod detect;
 pub mod embed;

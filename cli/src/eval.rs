@@ -389,11 +389,7 @@ pub fn calibrate(m: &ModelArgs, c: CalibrateCommand) -> Result<Code, Error> {
             decoded.push(crate::video::decode_all(c, None)?);
         }
         let cal = eval::camera::calibrate(&e, decoded, *fps, &source)?;
-        let mut manifest = pk.manifest.clone();
-        let flip = e.options().flip;
-        let cals = manifest.calibrations_mut(e.embedder().name())?;
-        let slot = cals.iter_mut().find(|c| c.flip == flip).ok_or_else(|| Error::invalid("the embedder has no calibration for this flip setting: run `facekit calibrate lfw` first"))?;
-        slot.camera = Some(cal.clone());
+        let manifest = facekit::camera::manifest_with_camera(&e, cal.clone())?;
         return save(out, &manifest, &cal);
     }
     if let CalibrateCommand::LivenessPooled { sets, out, threads, pipeline } = &c {
@@ -478,7 +474,7 @@ fn save(out: &Path, manifest: &facekit::pack::Manifest, measured: &impl serde::S
 }
 
 fn write_manifest(out: &Path, manifest: &facekit::pack::Manifest) -> Result<(), Error> {
-    std::fs::write(out, manifest.to_json()).map_err(|err| Error::Io { path: out.to_path_buf(), source: err })
+    manifest.save(out)
 }
 
 /// LFW 1:N, closed set: each person's first image (sorted) enrolled, every further image of people with 2+

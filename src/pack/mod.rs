@@ -584,8 +584,43 @@ impl Manifest {
         set.calibration = Some(cal);
         Ok(())
     }
+    /// Records an installed camera's section (from [`crate::camera::CameraCalibrator`]) in the calibration of
+    /// embedder `name` for flip setting `flip`, replacing an earlier one. That calibration must exist (the
+    /// camera's figures only adjust its thresholds).
+    pub fn set_camera_calibration(&mut self, name: &str, flip: bool, cal: CameraCalibration) -> Result<()> {
+        let slot = self.calibrations_mut(name)?.iter_mut().find(|c| c.flip == flip).ok_or_else(|| {
+            Error::invalid(format!(
+                "embedder '{name}' has no calibration for flip={flip} in the manifest: run `facekit calibrate lfw` first"
+            ))
+        })?;
+        slot.camera = Some(cal);
+        Ok(())
+    }
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("manifest serialises") + "\n"
+    }
+    /// Writes the manifest to `path` atomically: a temporary file beside it, flushed to disk, then renamed over
+    /// `path`, so a reader (or a power cut) sees the old manifest or the new one, never a part. On an error
+    /// `path` is unchanged and the temporary file is removed.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        use std::io::Write;
+        let path = path.as_ref();
+        let name = path.file_name().ok_or_else(|| Error::invalid(format!("manifest path {} has no file name", path.display())))?;
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".{}.tmp-{}-{n}", name.to_string_lossy(), std::process::id()));
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let written = file.write_all(self.to_json().as_bytes()).and_then(|()| file.sync_all());
+        drop(file);
+        if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::io(path, e));
+        }
+        Ok(())
     }
 }
 
