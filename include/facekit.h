@@ -161,6 +161,12 @@ typedef enum fk_event_kind {
   FK_EVENT_LOST = 3,
 } fk_event_kind;
 
+// Measures the installed camera from its unlabelled footage, frame by frame: faces in view at the same time
+// are different people, so their scores against each other are what the camera's strangers score (see
+// `fk_camera_calibrator_finish`). **Not thread-safe**: one thread at a time; many calibrators (and trackers)
+// may share one engine. The engine must outlive the calibrator. Free with `fk_camera_calibrator_free`.
+typedef struct fk_camera_calibrator fk_camera_calibrator;
+
 // A loaded face pipeline. Immutable: **one engine may be used from any number of threads at once**; calls
 // do not block each other. Free with `fk_engine_free` once no thread uses it.
 typedef struct fk_engine fk_engine;
@@ -287,6 +293,29 @@ typedef struct fk_liveness_report {
   uint32_t model_count;
   float model_scores[FK_LIVENESS_MAX_MODELS];
 } fk_liveness_report;
+
+// What `fk_camera_calibrator_finish` measured (the manifest's camera section). Pass `sizeof(fk_camera_report)`
+// as `report_size`.
+typedef struct fk_camera_report {
+  // Frames taken, over every stream, and the seconds they make at the frame rate given.
+  uint64_t frames;
+  double seconds;
+  // Tracks with at least one good capture.
+  uint64_t tracks;
+  // Pairs of those tracks in view together (at least 10), and their scores' mean, standard deviation and
+  // maximum (each pair's score: the mean cosine over the two tracks' captures).
+  uint64_t impostor_pairs;
+  float impostor_mean;
+  float impostor_std;
+  float impostor_max;
+  // Median inter-eye distance of the captures, in pixels.
+  float median_eye_px;
+  // Tracks with a liveness score; the median of their (per-track median) scores and its 10th percentile,
+  // NaN when no track has one. Reported, not used for decisions.
+  uint64_t live_tracks;
+  float live_median;
+  float live_p10;
+} fk_camera_report;
 
 // One search result: a NUL-terminated identity key and its similarity (cosine, best template of that
 // identity).
@@ -556,6 +585,56 @@ enum fk_status fk_liveness(const struct fk_engine *engine,
                            const struct fk_face *face,
                            struct fk_liveness_report *out,
                            size_t out_size);
+
+// A camera calibrator on `engine`'s pipeline (detector, embedder, quality policy, liveness models), with the
+// tracker's default settings. The engine must outlive the calibrator. On FK_OK `*out` owns it (free with
+// `fk_camera_calibrator_free`); otherwise `*out` is untouched. Returns FK_OK, FK_ERR_NULL_ARGUMENT,
+// FK_ERR_INVALID_ARGUMENT, FK_ERR_PANIC. Thread-safe (the new calibrator itself is not).
+enum fk_status fk_camera_calibrator_new(const struct fk_engine *engine,
+                                        struct fk_camera_calibrator **out);
+
+// Frees a calibrator. NULL is a no-op. Undefined after free: any further use of the handle.
+void fk_camera_calibrator_free(struct fk_camera_calibrator *calibrator);
+
+// Takes the next frame of the current stream (any `fk_format`, as `fk_tracker_update` takes it). A frame of
+// another size than the previous one starts afresh, as a new stream does. On an error the frame is not
+// counted and the evidence so far is kept. Returns FK_OK, FK_ERR_NULL_ARGUMENT, FK_ERR_INVALID_ARGUMENT,
+// FK_ERR_INVALID_IMAGE, FK_ERR_INTERNAL, FK_ERR_PANIC. Not thread-safe (one thread per calibrator).
+enum fk_status fk_camera_calibrator_add_frame(struct fk_camera_calibrator *calibrator,
+                                              const struct fk_image *frame);
+
+// Ends the current stream: the next frame starts a new one (another clip, the camera restarted); no track
+// continues across it. The evidence gathered stays. Returns FK_OK, FK_ERR_NULL_ARGUMENT,
+// FK_ERR_INVALID_ARGUMENT, FK_ERR_PANIC.
+enum fk_status fk_camera_calibrator_new_stream(struct fk_camera_calibrator *calibrator);
+
+// Frames taken so far over every stream; 0 for an invalid handle. Not thread-safe (one thread per
+// calibrator).
+uint64_t fk_camera_calibrator_frames(const struct fk_camera_calibrator *calibrator);
+
+// Measures the camera on the frames so far and, when `manifest_out` is not NULL, writes the engine's own
+// manifest (the one it was loaded with) with this camera section for the engine's embedder and flip setting
+// to `manifest_out`, atomically (a temporary file beside it, then a rename: readers see the old file or the
+// new one). Load an engine from the model directory holding it (`fk_engine_new_from_dir`) and its
+// thresholds against galleries adapt to the camera (option `thresholds=camera`, the default). `fps` is the
+// footage's frame rate (finite, > 0; for the seconds reported), `source` describes the footage (recorded in
+// the manifest). `report` may be NULL; otherwise `report_size` must be `sizeof(fk_camera_report)` as the
+// caller's header defines it (smaller: FK_ERR_BUFFER_TOO_SMALL). The calibrator keeps its evidence, so more
+// frames may follow a refusal and `finish` may be called again. Nothing is written (neither file nor report)
+// unless FK_OK.
+//
+// Returns FK_OK; FK_ERR_NO_FACE (no face good enough to embed was seen); FK_ERR_INVALID_ARGUMENT (fewer than
+// 10 pairs of faces in view together: `fk_last_error()` says how many there are and about how many more are
+// needed, i.e. record more footage with several people in view at once; or a bad `fps`, or the manifest has
+// no calibration for the engine's embedder and flip setting); FK_ERR_NULL_ARGUMENT; FK_ERR_BUFFER_TOO_SMALL;
+// FK_ERR_IO (`manifest_out` could not be written; it is unchanged); FK_ERR_PANIC. Not thread-safe (one
+// thread per calibrator).
+enum fk_status fk_camera_calibrator_finish(struct fk_camera_calibrator *calibrator,
+                                           double fps,
+                                           const char *source,
+                                           const char *manifest_out,
+                                           struct fk_camera_report *report,
+                                           size_t report_size);
 
 // New empty gallery for the embeddings of `engine`'s embedder (its model id and dimension; templates of
 // another model are refused). On FK_OK `*out` owns it. Returns FK_OK, FK_ERR_NULL_ARGUMENT,

@@ -10,6 +10,7 @@
 
 #[cfg(feature = "fuzzing")]
 mod fuzz;
+mod camera;
 mod gallery;
 mod track;
 
@@ -27,6 +28,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 #[doc(hidden)]
 #[cfg(feature = "fuzzing")]
 pub use fuzz::fuzz_c_text;
+pub use camera::*;
 pub use gallery::*;
 pub use track::*;
 
