@@ -4,6 +4,7 @@
  *   ~1.5 min under valgrind and the same load code as the first; the two directories of `bad` are model
  *   directories whose manifest has no liveness entries / promises 2 liveness classes, made by tests/c_abi.rs)
  * Prints one line per check; exits non-zero on the first failure. Run by tests/c_abi.rs (also under valgrind). */
+#define _POSIX_C_SOURCE 200809L /* popen: the camera calibration reads frames from ffmpeg */
 #include "facekit.h"
 
 #include <math.h>
@@ -61,6 +62,57 @@ static fk_image load(const char *rel) {
 }
 
 static void liveness(fk_engine *scorer);
+
+static void camera_calibration(fk_engine *e) {
+    const uint32_t w = 1920, h = 1080;
+    const size_t n = (size_t)w * h * 3;
+    char cmd[2048], dir[256], manifest[300];
+    snprintf(cmd, sizeof cmd, "ffmpeg -v error -nostdin -i '%s' -fps_mode passthrough -f rawvideo -pix_fmt rgb24 -",
+             path_of("data/video/facenetpt_opera_crowd.mp4"));
+    FILE *pipe = popen(cmd, "r");
+    CHECK(pipe != NULL, "ffmpeg");
+    uint8_t *buf = malloc(n);
+    CHECK(buf != NULL, "frame buffer");
+    fk_camera_calibrator *cc = NULL;
+    EXPECT(fk_camera_calibrator_new(e, &cc), FK_OK);
+    uint64_t frames = 0;
+    while (fread(buf, 1, n, pipe) == n) {
+        fk_image f = {.data = buf, .len = n, .width = w, .height = h, .stride = (size_t)w * 3, .format = FK_FORMAT_RGB8};
+        EXPECT(fk_camera_calibrator_add_frame(cc, &f), FK_OK);
+        frames++;
+    }
+    CHECK(pclose(pipe) == 0, "ffmpeg exit status");
+    free(buf);
+    CHECK(frames == 105 && fk_camera_calibrator_frames(cc) == frames, "%llu frames", (unsigned long long)frames);
+    snprintf(dir, sizeof dir, "/tmp/fk-c-camera-%d", (int)getpid());
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s && ln -s %s/*.onnx %s/", dir, dir, path_of("models"), dir);
+    CHECK(system(cmd) == 0, "model directory");
+    snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
+    fk_camera_report r;
+    EXPECT(fk_camera_calibrator_finish(cc, 25.0, "opera crowd", manifest, &r, sizeof r), FK_OK);
+    fk_camera_calibrator_free(cc);
+    CHECK(r.frames == frames && fabs(r.seconds - 105 / 25.0) < 1e-9 && r.impostor_pairs >= 10 && r.tracks >= 2, "report: %llu pairs, %llu tracks",
+          (unsigned long long)r.impostor_pairs, (unsigned long long)r.tracks);
+    CHECK(r.impostor_mean < r.impostor_max && r.impostor_max <= 1.0f && r.impostor_std > 0 && r.median_eye_px > 0, "report: mean %.3f max %.3f",
+          r.impostor_mean, r.impostor_max);
+    fk_engine *adapted = NULL;
+    fk_options *o = fk_options_new();
+    EXPECT(fk_options_set(o, "detector_input_size", det_size), FK_OK);
+    EXPECT(fk_engine_new_from_dir(dir, o, &adapted), FK_OK);
+    fk_options_free(o);
+    fk_gallery *g = NULL;
+    EXPECT(fk_gallery_new(e, &g), FK_OK);
+    float before = 0, after = 0;
+    EXPECT(fk_gallery_threshold(e, g, FK_OP_FAR_1E3, 30.0f, &before), FK_OK);
+    EXPECT(fk_gallery_threshold(adapted, g, FK_OP_FAR_1E3, 30.0f, &after), FK_OK);
+    CHECK(after > before, "camera-adapted threshold %.4f, before %.4f", after, before);
+    fk_gallery_free(g);
+    fk_engine_free(adapted);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+    printf("camera calibration: %llu frames, %llu pairs in view together (mean %.3f, max %.3f); gallery threshold %.4f -> %.4f\n",
+           (unsigned long long)r.frames, (unsigned long long)r.impostor_pairs, r.impostor_mean, r.impostor_max, before, after);
+}
 
 /* ------------------------------------------------------------------------------------------------ */
 static void happy(void) {
@@ -284,6 +336,11 @@ static void happy(void) {
         fk_engine_free(acc);
         printf("accurate mode: same %.4f, different %.4f, threshold %.4f\n", as.similarity, ad.similarity, as.threshold);
     }
+
+    /* The camera calibration on the crowd clip's frames (ffmpeg decodes them to RGB), written as the manifest of
+     * a model directory; an engine loaded from there decides against a gallery higher, adapted to the camera's
+     * strangers (outside valgrind: 105 full-HD frames). */
+    if (!under_valgrind) camera_calibration(e);
 
     fk_image_release(&a);
     fk_image_release(&b);
@@ -729,6 +786,57 @@ static void bad(void) {
         CHECK(fk_gallery_template_count(NULL) == 0, "template count of NULL");
     }
     fk_gallery_free(g);
+
+    /* Camera calibration: NULLs, bad frames, and footage too thin to measure a camera (nothing written). */
+    {
+        fk_camera_calibrator *cc = NULL, *ccout = (fk_camera_calibrator *)0x1;
+        BAD(fk_camera_calibrator_new(NULL, &ccout), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_camera_calibrator_new(e, NULL), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_camera_calibrator_new((const fk_engine *)&good, &ccout), FK_ERR_INVALID_ARGUMENT); /* not an engine */
+        CHECK(ccout == (fk_camera_calibrator *)0x1, "calibrator out untouched");
+        EXPECT(fk_camera_calibrator_new(e, &cc), FK_OK);
+        BAD(fk_camera_calibrator_add_frame(NULL, &good), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_camera_calibrator_add_frame(cc, NULL), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_camera_calibrator_add_frame(cc, IMG(px, good.len - 1, 250, 250, 750, FK_FORMAT_RGB8, 0)), FK_ERR_INVALID_IMAGE);
+        BAD(fk_camera_calibrator_add_frame(cc, IMG(px, good.len, 250, 250, 749, FK_FORMAT_RGB8, 0)), FK_ERR_INVALID_IMAGE);
+        BAD(fk_camera_calibrator_add_frame(cc, IMG(px, good.len, 250, 250, 750, 42, 0)), FK_ERR_INVALID_ARGUMENT);
+        BAD(fk_camera_calibrator_add_frame(cc, IMG(NULL, good.len, 250, 250, 750, FK_FORMAT_RGB8, 0)), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_camera_calibrator_new_stream(NULL), FK_ERR_NULL_ARGUMENT);
+        CHECK(fk_camera_calibrator_frames(cc) == 0 && fk_camera_calibrator_frames(NULL) == 0, "refused frames are not counted");
+        char cout_path[256];
+        snprintf(cout_path, sizeof cout_path, "/tmp/fk-c-camera-bad-%d.json", (int)getpid());
+        remove(cout_path);
+        fk_camera_report cr, before;
+        memset(&cr, 0x5a, sizeof cr);
+        before = cr;
+        BAD(fk_camera_calibrator_finish(cc, 30.0, "nothing", cout_path, &cr, sizeof cr), FK_ERR_NO_FACE); /* no frame yet */
+        uint8_t gray[64 * 48 * 3];
+        memset(gray, 128, sizeof gray);
+        for (int i = 0; i < 3; i++) EXPECT(fk_camera_calibrator_add_frame(cc, IMG(gray, sizeof gray, 64, 48, 192, FK_FORMAT_RGB8, 0)), FK_OK);
+        CHECK(fk_camera_calibrator_frames(cc) == 3, "3 frames");
+        BAD(fk_camera_calibrator_finish(cc, 30.0, "blank frames", cout_path, &cr, sizeof cr), FK_ERR_NO_FACE);
+        CHECK(strstr(fk_last_error(), "3 frames") != NULL, "the refusal counts the frames: %s", fk_last_error());
+        /* One still photo, repeated: a face, but nobody in view with it. */
+        EXPECT(fk_camera_calibrator_new_stream(cc), FK_OK);
+        for (int i = 0; i < 4; i++) EXPECT(fk_camera_calibrator_add_frame(cc, &good), FK_OK);
+        BAD(fk_camera_calibrator_finish(cc, 30.0, "a still photo", cout_path, &cr, sizeof cr), FK_ERR_INVALID_ARGUMENT);
+        CHECK(strstr(fk_last_error(), "in view together") && strstr(fk_last_error(), "at least 10") && strstr(fk_last_error(), "more such pairs"),
+              "the refusal says what is missing: %s", fk_last_error());
+        BAD(fk_camera_calibrator_finish(cc, 30.0, "a still photo", NULL, NULL, 0), FK_ERR_INVALID_ARGUMENT); /* measure only */
+        BAD(fk_camera_calibrator_finish(NULL, 30.0, "x", cout_path, &cr, sizeof cr), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_camera_calibrator_finish(cc, 30.0, NULL, cout_path, &cr, sizeof cr), FK_ERR_NULL_ARGUMENT);
+        BAD(fk_camera_calibrator_finish(cc, 30.0, "x", cout_path, &cr, sizeof cr - 1), FK_ERR_BUFFER_TOO_SMALL);
+        BAD(fk_camera_calibrator_finish(cc, 30.0, "x", cout_path, &cr, 0), FK_ERR_BUFFER_TOO_SMALL);
+        BAD(fk_camera_calibrator_finish(cc, 0.0, "x", cout_path, &cr, sizeof cr), FK_ERR_INVALID_ARGUMENT);
+        BAD(fk_camera_calibrator_finish(cc, NAN, "x", cout_path, &cr, sizeof cr), FK_ERR_INVALID_ARGUMENT);
+        BAD(fk_camera_calibrator_finish(cc, -INFINITY, "x", cout_path, &cr, sizeof cr), FK_ERR_INVALID_ARGUMENT);
+        CHECK(memcmp(&cr, &before, sizeof cr) == 0, "report untouched");
+        FILE *written = fopen(cout_path, "r");
+        CHECK(written == NULL, "nothing written at manifest_out");
+        CHECK(fk_camera_calibrator_frames(cc) == 7, "7 frames over two streams");
+        fk_camera_calibrator_free(cc);
+        fk_camera_calibrator_free(NULL);
+    }
 
     /* Status strings. */
     CHECK(strncmp(fk_status_str(FK_ERR_NO_FACE), "FK_ERR_NO_FACE", 14) == 0, "status str");
