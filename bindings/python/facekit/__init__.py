@@ -37,7 +37,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 __all__ = [
-    "Engine", "Gallery", "Tracker", "Image", "Face", "Match", "QualityReport", "QualityComponent", "LivenessReport",
+    "Engine", "Gallery", "Tracker", "CameraCalibrator", "CameraReport", "Image", "Face", "Match", "QualityReport", "QualityComponent", "LivenessReport",
     "Track", "Decision", "Event", "FacekitError", "Status", "PixelFormat", "OperatingPoint", "QualityReason",
     "LivenessStatus", "LivenessPoint", "TrackState", "Verdict", "EventKind", "load_image", "version", "library_path",
 ]
@@ -275,6 +275,22 @@ class _FkEvent(ctypes.Structure):
     ]
 
 
+class _FkCameraReport(ctypes.Structure):
+    _fields_ = [
+        ("frames", ctypes.c_uint64),
+        ("seconds", ctypes.c_double),
+        ("tracks", ctypes.c_uint64),
+        ("impostor_pairs", ctypes.c_uint64),
+        ("impostor_mean", ctypes.c_float),
+        ("impostor_std", ctypes.c_float),
+        ("impostor_max", ctypes.c_float),
+        ("median_eye_px", ctypes.c_float),
+        ("live_tracks", ctypes.c_uint64),
+        ("live_median", ctypes.c_float),
+        ("live_p10", ctypes.c_float),
+    ]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Loading the library
 
@@ -379,6 +395,12 @@ _proto("fk_tracker_update", _st, _P, _PIMG, _c.POINTER(_FkTrack), _c.c_size_t, _
 _proto("fk_tracker_poll_events", _st, _P, _c.POINTER(_FkEvent), _c.c_size_t, _PSZ)
 _proto("fk_tracker_best_embedding", _st, _P, _c.c_uint64, _PF, _c.c_size_t)
 _proto("fk_tracker_reset", _st, _P)
+_proto("fk_camera_calibrator_new", _st, _P, _c.POINTER(_P))
+_proto("fk_camera_calibrator_free", None, _P)
+_proto("fk_camera_calibrator_add_frame", _st, _P, _PIMG)
+_proto("fk_camera_calibrator_new_stream", _st, _P)
+_proto("fk_camera_calibrator_frames", _c.c_uint64, _P)
+_proto("fk_camera_calibrator_finish", _st, _P, _c.c_double, _c.c_char_p, _c.c_char_p, _c.POINTER(_FkCameraReport), _c.c_size_t)
 
 if _lib.fk_version() // 10000 != _HEADER_VERSION // 10000:
     raise ImportError(
@@ -1445,3 +1467,102 @@ class Tracker:
         """Forgets every track and queued event (a new stream); settings and reference stay."""
         with self._use() as t:
             _check(_lib.fk_tracker_reset(t))
+
+
+@dataclass(frozen=True)
+class CameraReport:
+    """What :meth:`CameraCalibrator.finish` measured (the manifest's camera section): ``frames`` (and the
+    ``seconds`` they make), ``tracks`` with a good capture, ``impostor_pairs`` of tracks in view together and
+    their scores' ``impostor_mean`` / ``impostor_std`` / ``impostor_max``, the captures' ``median_eye_px``,
+    and ``live_tracks`` with their liveness ``live_median`` / ``live_p10`` (NaN when none; reported, not used)."""
+
+    frames: int
+    seconds: float
+    tracks: int
+    impostor_pairs: int
+    impostor_mean: float
+    impostor_std: float
+    impostor_max: float
+    median_eye_px: float
+    live_tracks: int
+    live_median: float
+    live_p10: float
+
+    @classmethod
+    def _from_c(cls, r: _FkCameraReport) -> "CameraReport":
+        return cls(int(r.frames), r.seconds, int(r.tracks), int(r.impostor_pairs), r.impostor_mean, r.impostor_std,
+                   r.impostor_max, r.median_eye_px, int(r.live_tracks), r.live_median, r.live_p10)
+
+
+class CameraCalibrator:
+    """Measures the installed camera from its unlabelled footage (``fk_camera_calibrator``): faces in view at
+    the same time are different people, so their scores against each other are what the camera's strangers
+    score.
+
+    ``CameraCalibrator(engine)``; :meth:`add_frame` takes the frames of one stream in order, :meth:`new_stream`
+    starts another (a new clip), :meth:`finish` measures and (with ``manifest_out``) writes the engine's
+    manifest with the camera section, atomically; engines loaded from that model directory then adapt their
+    thresholds to the camera. Footage too thin to measure a camera (no face: FK_ERR_NO_FACE; fewer than 10
+    pairs of faces in view together: FK_ERR_INVALID_ARGUMENT, saying how many more) raises and writes nothing;
+    the evidence stays, so more frames may follow. Calls are serialised by a lock; the calibrator keeps its
+    engine alive.
+    """
+
+    def __init__(self, engine: Engine):
+        out = ctypes.c_void_p()
+        with engine._h as e:
+            _check(_lib.fk_camera_calibrator_new(e, ctypes.byref(out)))
+        self._h = _Handle(self, out.value, _lib.fk_camera_calibrator_free, "CameraCalibrator")
+        self._engine = engine  # fk_camera_calibrator borrows the engine: keep it alive
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _use(self) -> Iterator[int]:
+        with self._lock, self._h as c, self._engine._h:
+            yield c
+
+    def close(self) -> None:
+        """Frees the calibrator (idempotent). Waits for a call running in another thread."""
+        self._h.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._h.closed
+
+    def __enter__(self) -> "CameraCalibrator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return "<facekit.CameraCalibrator closed>" if self.closed else f"<facekit.CameraCalibrator, {self.frames} frames>"
+
+    def add_frame(self, frame: ImageLike, *, format=None, rotation: int = 0) -> None:
+        """The next frame of the current stream. On an error (FK_ERR_INVALID_IMAGE, ...) it is not counted."""
+        im = _image(frame, format, rotation)
+        c = im._c()
+        with self._use() as cal:
+            _check(_lib.fk_camera_calibrator_add_frame(cal, ctypes.byref(c)))
+
+    def new_stream(self) -> None:
+        """Ends the current stream: no track continues into the next frame's. The evidence stays."""
+        with self._use() as cal:
+            _check(_lib.fk_camera_calibrator_new_stream(cal))
+
+    @property
+    def frames(self) -> int:
+        """Frames taken so far, over every stream."""
+        with self._use() as cal:
+            return int(_lib.fk_camera_calibrator_frames(cal))
+
+    def finish(self, fps: float, source: str, manifest_out: Union[str, os.PathLike, None] = None) -> CameraReport:
+        """Measures the camera on the frames so far; with ``manifest_out``, writes the engine's manifest with
+        this camera section there (atomically). ``fps``: the footage's frame rate; ``source``: what the footage
+        is (recorded in the manifest)."""
+        r = _FkCameraReport()
+        out = None if manifest_out is None else os.fsencode(manifest_out)
+        with self._use() as cal:
+            _check(_lib.fk_camera_calibrator_finish(cal, float(fps), str(source).encode(), out, ctypes.byref(r),
+                                                    ctypes.sizeof(r)))
+        return CameraReport._from_c(r)
