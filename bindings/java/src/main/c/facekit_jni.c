@@ -373,6 +373,31 @@ JNIEXPORT jfloat JNICALL Java_dev_facekit_NativeLib_engineThreshold(JNIEnv *env,
     return t;
 }
 
+JNIEXPORT jfloat JNICALL Java_dev_facekit_NativeLib_engineThresholdForFace(JNIEnv *env, jclass cls, jlong engine, jint op,
+                                                                          jfloat eye_distance) {
+    (void)cls;
+    float t = 0;
+    failed(env, fk_engine_threshold_for_face(ENGINE(engine), (int32_t)op, eye_distance, &t));
+    return t;
+}
+
+JNIEXPORT jfloat JNICALL Java_dev_facekit_NativeLib_engineGalleryThresholdForFace(JNIEnv *env, jclass cls, jlong engine,
+                                                                                 jint op, jlong templates,
+                                                                                 jfloat eye_distance) {
+    (void)cls;
+    float t = 0; /* templates >= 0: checked by Engine.java */
+    failed(env, fk_engine_gallery_threshold_for_face(ENGINE(engine), (int32_t)op, (size_t)templates, eye_distance, &t));
+    return t;
+}
+
+JNIEXPORT jfloat JNICALL Java_dev_facekit_NativeLib_galleryThreshold(JNIEnv *env, jclass cls, jlong engine, jlong gallery,
+                                                                    jint op, jfloat eye_distance) {
+    (void)cls;
+    float t = 0;
+    failed(env, fk_gallery_threshold(ENGINE(engine), GALLERY(gallery), (int32_t)op, eye_distance, &t));
+    return t;
+}
+
 JNIEXPORT jfloatArray JNICALL Java_dev_facekit_NativeLib_detect(JNIEnv *env, jclass cls, jlong engine, jobject image,
                                                                jint capacity) {
     (void)cls;

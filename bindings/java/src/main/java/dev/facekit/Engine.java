@@ -239,6 +239,40 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    /**
+     * {@link #threshold(int)} for a face whose eyes are {@code eyeDistance} pixels apart (for two faces, the smaller
+     * distance): the threshold measured at that resolution (fk_engine_threshold_for_face; small, blurred webcam faces
+     * are decided higher). Under the option {@code thresholds=single}, or without a per-resolution table, the same
+     * as {@link #threshold(int)}. FK_ERR_INVALID_ARGUMENT for an unknown point or a distance that is not a finite,
+     * non-negative number.
+     */
+    public float thresholdForFace(int operatingPoint, float eyeDistance) {
+        long p = handle.acquire();
+        try {
+            return NativeLib.engineThresholdForFace(p, operatingPoint, eyeDistance);
+        } finally {
+            handle.release();
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * The threshold for searching a gallery of {@code templates} templates so that about the operating point's share
+     * of strangers match someone, for a probe face whose eyes are {@code eyeDistance} pixels apart
+     * (fk_engine_gallery_threshold_for_face: per-comparison FAR = FAR / templates, interpolated between the points
+     * calibrated at that resolution). {@link Gallery#threshold} also adapts it to the camera.
+     */
+    public float galleryThresholdForFace(int operatingPoint, long templates, float eyeDistance) {
+        if (templates < 0) throw FacekitException.invalid("templates must be >= 0, got " + templates);
+        long p = handle.acquire();
+        try {
+            return NativeLib.engineGalleryThresholdForFace(p, operatingPoint, templates, eyeDistance);
+        } finally {
+            handle.release();
+            Reference.reachabilityFence(this);
+        }
+    }
+
     /** Threshold of the engine's own operating point. */
     public float threshold() {
         if (operatingPoint == 0) throw FacekitException.invalid("the engine's embedder is not calibrated");

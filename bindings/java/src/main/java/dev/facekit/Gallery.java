@@ -196,6 +196,22 @@ public final class Gallery implements AutoCloseable {
         return withPointer(p -> new String(NativeLib.galleryModelId(p), StandardCharsets.UTF_8));
     }
 
+    /**
+     * The threshold to decide against this gallery at, with {@code engine}, for a probe face whose eyes are
+     * {@code eyeDistance} pixels apart (fk_gallery_threshold): {@link Engine#galleryThresholdForFace} for the
+     * gallery's size, raised for the camera when the enrolled people (3 or more) score higher against each other
+     * than the calibration's strangers, or by the manifest's camera section. What the tracker decides at.
+     */
+    public float threshold(Engine engine, int operatingPoint, float eyeDistance) {
+        long e = engine.handle.acquire();
+        try {
+            return withPointer(g -> NativeLib.galleryThreshold(e, g, operatingPoint, eyeDistance));
+        } finally {
+            engine.handle.release();
+            Reference.reachabilityFence(engine);
+        }
+    }
+
     /** Up to {@code k} identities at or above the engine's calibrated threshold, best first (empty: nobody). */
     public List<Hit> search(float[] query, int k) {
         return search(query, k, defaultThreshold);

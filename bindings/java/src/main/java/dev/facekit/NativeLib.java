@@ -41,6 +41,15 @@ final class NativeLib {
 
     static native float engineThreshold(long engine, int operatingPoint);
 
+    /** fk_engine_threshold_for_face. */
+    static native float engineThresholdForFace(long engine, int operatingPoint, float eyeDistance);
+
+    /** fk_engine_gallery_threshold_for_face ({@code templates} >= 0). */
+    static native float engineGalleryThresholdForFace(long engine, int operatingPoint, long templates, float eyeDistance);
+
+    /** fk_gallery_threshold. */
+    static native float galleryThreshold(long engine, long gallery, int operatingPoint, float eyeDistance);
+
     /** Faces as 15 floats each (see {@link Face#toNative}); {@code capacity} = the engine's max_faces. */
     static native float[] detect(long engine, Image image, int capacity);
 

@@ -285,6 +285,38 @@ public final class FacekitTest {
             expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> engine.threshold(9));
         });
 
+        test("per-face thresholds: small faces higher, a look-alike gallery higher", () -> {
+            int op = Engine.FAR_1E3;
+            float t3 = engine.threshold(op);
+            check(engine.thresholdForFace(op, 80f) == t3, "press-photo resolution: the press threshold");
+            float t12 = engine.thresholdForFace(op, 12f), t20 = engine.thresholdForFace(op, 20f);
+            check(t12 > t20 && t20 > t3, t12 + " " + t20 + " " + t3);
+            check(engine.galleryThresholdForFace(op, 10, 12f) > engine.galleryThresholdForFace(op, 10, 80f), "gallery, small face");
+            expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> engine.thresholdForFace(op, Float.NaN));
+            expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> engine.thresholdForFace(9, 30f));
+            expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> engine.galleryThresholdForFace(op, -1, 30f));
+            expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> engine.galleryThresholdForFace(op, 10, -1f));
+            try (Gallery g = new Gallery(engine)) {
+                g.enroll("bush", engine.embed(bush1));
+                g.enroll("powell", engine.embed(powell));
+                // 2 people: no camera evidence, the size rule alone.
+                check(g.threshold(engine, op, 80f) == engine.galleryThresholdForFace(op, 2, 80f), "two people");
+                // Three look-alikes (cosine ~0.8 with each other): strangers on this "camera" score high.
+                Random r = new Random(7);
+                float[] base = new float[128];
+                for (int i = 0; i < 128; i++) base[i] = (float) r.nextGaussian();
+                for (int k = 0; k < 3; k++) {
+                    float[] v = new float[128];
+                    for (int i = 0; i < 128; i++) v[i] = base[i] + 0.5f * (float) r.nextGaussian();
+                    g.enroll("lookalike" + k, v);
+                }
+                float raised = g.threshold(engine, op, 80f), plain = engine.galleryThresholdForFace(op, 5, 80f);
+                check(raised > plain + 0.1f, raised + " vs " + plain);
+                expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.threshold(engine, 9, 30f));
+                expect(FacekitException.FK_ERR_INVALID_ARGUMENT, () -> g.threshold(engine, op, Float.POSITIVE_INFINITY));
+            }
+        });
+
         test("accurate mode: two embedders fused, 256-d", () -> {
             try (Engine acc = new Engine(models, Map.of("mode", "accurate", "require_liveness", "0"))) {
                 check(acc.embed(bush1).length == 256, "dimension");
