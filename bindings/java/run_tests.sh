@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Builds the Java API (plain javac), the JNI shim (gcc) and the test program, then runs the tests on the real
-# models and LFW photos. No Maven/Gradle: everything lands in bindings/java/build/ (facekit.jar and
-# libfacekit_jni.so are usable as they are).
+# Builds build/facekit-VERSION.jar (build_jar.sh: classes + libfacekit and the JNI shim per architecture) and the
+# test program, then runs the tests on the real models and LFW photos with only that jar and the test classes on
+# the class path: no java.library.path, no LD_LIBRARY_PATH, so the natives must come out of the jar.
+# No Maven/Gradle; everything lands in bindings/java/build/.
 #   JAVA_HOME        JDK (default: /usr/lib/jvm/java-17-openjdk-amd64, else derived from javac on PATH)
 #   FACEKIT_SHARED   shared dir with models/ and data/ (default: <repo>/../shared)
 #   FACEKIT_LIB_DIR  directory of libfacekit.so (default: <repo>/target/release)
 #   CC               C compiler (default: gcc)
+#   and build_jar.sh's (FACEKIT_LIB_DIR_AARCH64, FACEKIT_REQUIRE_AARCH64, ...)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -19,6 +21,7 @@ if [ -z "${JAVA_HOME:-}" ]; then
         JAVA_HOME="$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")"
     fi
 fi
+export JAVA_HOME CC FACEKIT_LIB_DIR="$LIB_DIR" # for build_jar.sh
 BUILD="$HERE/build"
 
 if [ ! -e "$LIB_DIR/libfacekit.so" ]; then
@@ -27,27 +30,18 @@ if [ ! -e "$LIB_DIR/libfacekit.so" ]; then
 fi
 
 rm -rf "$BUILD"
-mkdir -p "$BUILD/classes" "$BUILD/test-classes"
+mkdir -p "$BUILD/test-classes"
 
-echo "== javac (API)"
-# --release 11: the API avoids newer language features so Android's D8 can take the same sources.
-"$JAVA_HOME/bin/javac" --release 11 -Xlint:all -Werror -d "$BUILD/classes" \
-    $(find "$HERE/src/main/java" -name '*.java')
-"$JAVA_HOME/bin/jar" cf "$BUILD/facekit.jar" -C "$BUILD/classes" .
+bash "$HERE/build_jar.sh" | tee "$BUILD/build_jar.log"
+JAR="$(tail -n 1 "$BUILD/build_jar.log")"
+[ -f "$JAR" ] || { echo "run_tests.sh: build_jar.sh made no jar" >&2; exit 1; }
 
-echo "== gcc (JNI shim)"
-# rpath: the test run finds libfacekit.so.0 (the DT_NEEDED name, from its SONAME) without LD_LIBRARY_PATH.
-"$CC" -shared -fPIC -O2 -std=c11 -Wall -Wextra -Werror \
-    -I"$JAVA_HOME/include" -I"$JAVA_HOME/include/linux" -I"$REPO/include" \
-    "$HERE/src/main/c/facekit_jni.c" -o "$BUILD/libfacekit_jni.so" \
-    -L"$LIB_DIR" -lfacekit -Wl,-rpath,"$LIB_DIR"
-
-# Test-only helper (malloc_trim before reading VmRSS); not part of the bindings.
+# Test-only helper (malloc_trim before reading VmRSS); not part of the bindings nor of the jar.
 "$CC" -shared -fPIC -O2 -std=c11 -Wall -Wextra -Werror -I"$JAVA_HOME/include" -I"$JAVA_HOME/include/linux" \
     "$HERE/src/test/c/test_support.c" -o "$BUILD/libfacekit_test_support.so"
 
 echo "== javac (tests)"
-"$JAVA_HOME/bin/javac" --release 17 -Xlint:all -Werror -cp "$BUILD/classes" -d "$BUILD/test-classes" \
+"$JAVA_HOME/bin/javac" --release 17 -Xlint:all -Werror -cp "$JAR" -d "$BUILD/test-classes" \
     $(find "$HERE/src/test/java" -name '*.java')
 
 echo "== run"
@@ -56,9 +50,10 @@ echo "== run"
 # keeps Java heap growth out of the VmRSS figures of the lifetime loops, which measure native memory.
 LOG="$BUILD/run.log"
 set +e
-"$JAVA_HOME/bin/java" -Xcheck:jni -Xms96m -Xmx96m -XX:+AlwaysPreTouch \
-    -Djava.library.path="$BUILD" -Dfacekit.shared="$FACEKIT_SHARED" \
-    -cp "$BUILD/classes:$BUILD/test-classes" dev.facekit.FacekitTest "$@" 2>&1 | tee "$LOG"
+env -u LD_LIBRARY_PATH "$JAVA_HOME/bin/java" -Xcheck:jni -Xms96m -Xmx96m -XX:+AlwaysPreTouch \
+    -Dfacekit.shared="$FACEKIT_SHARED" -Dfacekit.cargoToml="$REPO/Cargo.toml" -Dfacekit.test.expectJarNatives=true \
+    -Dfacekit.test.support="$BUILD/libfacekit_test_support.so" \
+    -cp "$JAR:$BUILD/test-classes" dev.facekit.FacekitTest "$@" 2>&1 | tee "$LOG"
 rc=${PIPESTATUS[0]}
 set -e
 if grep -E "WARNING in native method|WARNING: JNI|FATAL ERROR in native method" "$LOG" >&2; then

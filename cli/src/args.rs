@@ -14,7 +14,7 @@ use std::time::Instant;
 /// Where the models come from: every command that loads them.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Model directory [default: $FACEKIT_MODELS, ./models, ../shared/models].
+    /// Model directory [default: $FACEKIT_MODELS, ./models, ../shared/models, then the installed pack: PREFIX/share/facekit/models beside the program, /usr/local/share/facekit/models, /usr/share/facekit/models].
     #[arg(long, global = true, value_name = "DIR")]
     pub models: Option<PathBuf>,
     /// Use this manifest instead of the directory's own or the built-in one.

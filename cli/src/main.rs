@@ -34,7 +34,7 @@ Exit codes:
 
 /// facekit — on-device face recognition: detect, align, embed, compare.
 #[derive(Parser, Debug)]
-#[command(name = "facekit", version, after_help = EXIT_CODES, propagate_version = true)]
+#[command(name = "facekit", version = facekit::VERSION, after_help = EXIT_CODES, propagate_version = true)]
 struct Cli {
     #[command(flatten)]
     models: ModelArgs,

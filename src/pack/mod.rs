@@ -784,7 +784,23 @@ pub fn find_model_dir(explicit: Option<&Path>) -> Result<PathBuf> {
     }
     let mut tried = Vec::new();
     let env = std::env::var_os("FACEKIT_MODELS").map(PathBuf::from);
-    for dir in env.into_iter().chain([PathBuf::from("models"), PathBuf::from("../shared/models")]) {
+    // Then the working directory's packs (a source checkout), then where packages install the default pack:
+    // PREFIX/share/facekit/models beside the running program's PREFIX/bin (packaging/install.sh, a .deb),
+    // and the system prefixes for a library loaded by a program installed elsewhere.
+    let beside_exe = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(|prefix| prefix.join("share/facekit/models")));
+    let installed = beside_exe
+        .into_iter()
+        .chain([PathBuf::from("/usr/local/share/facekit/models"), PathBuf::from("/usr/share/facekit/models")]);
+    let mut candidates: Vec<PathBuf> = env.into_iter().collect();
+    candidates.extend([PathBuf::from("models"), PathBuf::from("../shared/models")]);
+    for dir in installed {
+        if !candidates.contains(&dir) {
+            candidates.push(dir);
+        }
+    }
+    for dir in candidates {
         if let Ok(pack) = ModelPack::from_dir(&dir) {
             let m = &pack.manifest;
             let has = |name: &str| m.model(name).map(|s| dir.join(&s.file).is_file()).unwrap_or(false);

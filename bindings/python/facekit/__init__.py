@@ -15,10 +15,20 @@ Example::
 Images are numpy ``uint8`` arrays — ``HxWx3`` (RGB, or BGR with ``format="bgr"``), ``HxWx4`` (RGBA/BGRA),
 ``HxW`` (gray) — or an :class:`Image` for camera buffers (``Image.nv21(buf, width, height, stride, rotation)``).
 
-Where the library lives: ``$FACEKIT_LIB`` (the file), else ``$FACEKIT_LIB_DIR``, else ``<repo>/target/release``
-(this file is ``<repo>/bindings/python/facekit/__init__.py``), else the system loader's search path.
-Default model directory: ``$FACEKIT_MODELS``, else ``$FACEKIT_SHARED/models``, else ``<repo>/../shared/models``,
-else the pack compiled into the library (cargo feature ``bundled``).
+Installed (``pip install .`` from the repository root builds a ``py3-none-<platform>`` wheel: this package plus
+the Rust library in it, built with the default model pack compiled in — see setup.py), ``facekit.Engine()``
+needs nothing else. From the source tree (this file is ``<repo>/bindings/python/facekit/__init__.py``), the
+library of ``cargo build --release`` is used.
+
+Where the library lives: ``$FACEKIT_LIB`` (the file), else ``$FACEKIT_LIB_DIR``, else this package's directory
+(``facekit/libfacekit.so``, the installed wheel's), else — only when running from the source tree —
+``<repo>/target/release``, else the system loader's search path (``LD_LIBRARY_PATH``, system directories).
+Default model directory (``Engine()`` without one): ``$FACEKIT_MODELS``, else ``$FACEKIT_SHARED/models``,
+else — source tree only — ``<repo>/../shared/models`` if it exists, else the pack compiled into the library
+(cargo feature ``bundled``: always in the wheel; FK_ERR_UNSUPPORTED from a library built without it).
+
+``__version__`` is the installed distribution's version (``importlib.metadata``), which is Cargo.toml's, or the
+library's ``version()`` from the source tree.
 """
 
 from __future__ import annotations
@@ -44,7 +54,20 @@ __all__ = [
 
 # The header this module mirrors (FK_VERSION of include/facekit.h). The library must have the same MAJOR.
 _HEADER_VERSION = 100
-_REPO = Path(__file__).resolve().parents[3]  # <repo>/bindings/python/facekit/__init__.py
+_HERE = Path(__file__).resolve().parent
+
+
+def _source_repo() -> Optional[Path]:
+    """``<repo>`` when this module runs from the source tree (``<repo>/bindings/python/facekit``), else None
+    (installed: there is no repository, nor a ``target/`` or ``../shared`` beside it)."""
+    parents = _HERE.parents
+    if len(parents) < 3 or _HERE.parent.name != "python" or parents[1].name != "bindings":
+        return None
+    repo = parents[2]
+    return repo if (repo / "Cargo.toml").is_file() and (repo / "include" / "facekit.h").is_file() else None
+
+
+_REPO = _source_repo()
 
 # ---------------------------------------------------------------------------------------------------------
 # Enums (values copied from the header; they are stable across versions)
@@ -305,9 +328,11 @@ def _library_candidates() -> List[str]:
     out: List[str] = []
     if os.environ.get("FACEKIT_LIB"):
         out.append(os.environ["FACEKIT_LIB"])
-    for d in (os.environ.get("FACEKIT_LIB_DIR"), str(_REPO / "target" / "release")):
-        if d:
-            out.extend(os.path.join(d, n) for n in names)
+    if os.environ.get("FACEKIT_LIB_DIR"):
+        out.extend(os.path.join(os.environ["FACEKIT_LIB_DIR"], n) for n in names)
+    out.append(str(_HERE / names[-1]))  # the wheel's copy (setup.py names it libfacekit.so)
+    if _REPO is not None:  # the source tree's `cargo build --release`
+        out.extend(str(_REPO / "target" / "release" / n) for n in names)
     out.extend(names)  # bare names: LD_LIBRARY_PATH / system directories
     return out
 
@@ -322,9 +347,10 @@ def _load_library() -> Tuple[ctypes.CDLL, str]:
             return ctypes.CDLL(cand), cand
         except OSError as e:
             errors.append(f"{cand}: {e}")
+    hint = "build it with `cargo build --release`" if _REPO is not None else "reinstall facekit (`pip install .`)"
     raise ImportError(
-        "facekit: cannot load libfacekit (set FACEKIT_LIB or FACEKIT_LIB_DIR, or build it with "
-        "`cargo build --release`). Tried: " + "; ".join(errors or _library_candidates())
+        f"facekit: cannot load libfacekit (set FACEKIT_LIB or FACEKIT_LIB_DIR, or {hint}). Tried: "
+        + "; ".join(errors or _library_candidates())
     )
 
 
@@ -419,6 +445,22 @@ def library_path() -> str:
     return _lib_path
 
 
+def _package_version() -> str:
+    """The installed distribution's version (Cargo.toml's, written by setup.py), else the library's."""
+    if _REPO is None:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as dist_version
+
+        try:
+            return dist_version("facekit")
+        except PackageNotFoundError:  # copied somewhere by hand rather than installed
+            pass
+    return version()
+
+
+__version__: str = _package_version()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Errors
 
@@ -430,7 +472,7 @@ class FacekitError(Exception):
     ``message`` the library's ``fk_last_error()`` text for the failed call.
     """
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str) -> None:
         try:
             self.status: Union[Status, int] = Status(status)
             self.status_name = self.status.name
@@ -495,7 +537,7 @@ class _Handle:
             self._busy += 1
             return self._ptr
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         with self._cond:
             self._busy -= 1
             if self._busy == 0:
@@ -529,7 +571,11 @@ _CHANNELS = {
 _U32_MAX = 0xFFFFFFFF
 
 
-def _parse_format(fmt: Union[str, int, PixelFormat, None]) -> Optional[PixelFormat]:
+# A pixel format: a PixelFormat, its value, or its name ("rgb", "bgr", ...); None: from the array's shape.
+FormatLike = Union[str, int, PixelFormat, None]
+
+
+def _parse_format(fmt: FormatLike) -> Optional[PixelFormat]:
     if fmt is None:
         return None
     if isinstance(fmt, str):
@@ -557,7 +603,7 @@ class Image:
 
     __slots__ = ("data", "width", "height", "stride", "format", "rotation", "_ptr", "_len", "_chroma")
 
-    def __init__(self, array: Any, format: Union[str, int, PixelFormat, None] = None, rotation: int = 0):
+    def __init__(self, array: Any, format: FormatLike = None, rotation: int = 0) -> None:
         a = np.asarray(array)
         if a.dtype != np.uint8:
             raise TypeError(f"facekit: images must be uint8 arrays, got {a.dtype} (scale/convert first)")
@@ -701,6 +747,8 @@ class Image:
 
 
 ImageLike = Union[np.ndarray, Image]
+# An embedding or template: a 1-D numpy array (what embed() returns) or any sequence of floats.
+Vector = Union[np.ndarray, Sequence[float]]
 
 
 def _plane(buf: Any, what: str) -> Tuple[np.ndarray, int, int, Optional[Tuple[int, int]], Optional[Tuple[int, int]]]:
@@ -726,7 +774,7 @@ def _plane(buf: Any, what: str) -> Tuple[np.ndarray, int, int, Optional[Tuple[in
     return buf, buf.ctypes.data, (rows - 1) * rs + (cols - 1) * ps + 1, (rows, cols), (rs, ps)
 
 
-def _image(img: ImageLike, format=None, rotation: int = 0) -> Image:
+def _image(img: ImageLike, format: FormatLike = None, rotation: int = 0) -> Image:
     if isinstance(img, Image):
         if format is not None or rotation:
             raise TypeError("facekit: format/rotation go into the Image itself when passing an Image")
@@ -861,10 +909,13 @@ class LivenessReport:
 
 
 def default_models_dir() -> Optional[str]:
-    """``$FACEKIT_MODELS``, else ``$FACEKIT_SHARED/models``, else ``<repo>/../shared/models`` if it exists."""
+    """``$FACEKIT_MODELS``, else ``$FACEKIT_SHARED/models``, else (source tree only) ``<repo>/../shared/models``,
+    if it exists; None means the library's bundled pack (what an installed wheel uses)."""
     if os.environ.get("FACEKIT_MODELS"):
         return os.environ["FACEKIT_MODELS"]
-    shared = os.environ.get("FACEKIT_SHARED") or str(_REPO.parent / "shared")
+    shared = os.environ.get("FACEKIT_SHARED") or (str(_REPO.parent / "shared") if _REPO is not None else None)
+    if not shared:
+        return None
     d = os.path.join(shared, "models")
     return d if os.path.isdir(d) else None
 
@@ -893,7 +944,7 @@ class Engine:
     embeddings, several times the cost). Use it as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, models_dir: Union[str, os.PathLike, None] = None, *, options: Optional[Dict[str, Any]] = None, **kw: Any):
+    def __init__(self, models_dir: Union[str, os.PathLike, None] = None, *, options: Optional[Dict[str, Any]] = None, **kw: Any) -> None:
         opts = dict(options or {})
         opts.update(kw)
         o = _lib.fk_options_new()
@@ -946,7 +997,7 @@ class Engine:
     def __enter__(self) -> "Engine":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -954,7 +1005,7 @@ class Engine:
         return f"<facekit.Engine {self.models_dir or 'bundled'} {state}>"
 
     # -- pipeline
-    def detect(self, img: ImageLike, *, format=None, rotation: int = 0) -> List[Face]:
+    def detect(self, img: ImageLike, *, format: FormatLike = None, rotation: int = 0) -> List[Face]:
         """Faces in the image, best score first (an empty list when there is none)."""
         im = _image(img, format, rotation)
         c = im._c()
@@ -970,7 +1021,7 @@ class Engine:
             raise FacekitError(Status.FK_ERR_NO_FACE, "no face found in the image")
         return max(faces, key=lambda f: f.area)
 
-    def align(self, img: ImageLike, face: Face, *, format=None, rotation: int = 0) -> np.ndarray:
+    def align(self, img: ImageLike, face: Face, *, format: FormatLike = None, rotation: int = 0) -> np.ndarray:
         """The aligned RGB crop the embedder sees (``crop_size``, e.g. 112x112), as an HxWx3 uint8 array."""
         im = _image(img, format, rotation)
         c, f = im._c(), face._c()
@@ -980,7 +1031,7 @@ class Engine:
             _check(_lib.fk_align(e, ctypes.byref(c), ctypes.byref(f), out.ctypes.data, out.nbytes))
         return out
 
-    def embed(self, img: ImageLike, face: Optional[Face] = None, *, format=None, rotation: int = 0) -> np.ndarray:
+    def embed(self, img: ImageLike, face: Optional[Face] = None, *, format: FormatLike = None, rotation: int = 0) -> np.ndarray:
         """Unit-length float32 embedding of ``face`` (default: the largest face; FK_ERR_NO_FACE if none)."""
         im = _image(img, format, rotation)
         if face is None:
@@ -991,7 +1042,7 @@ class Engine:
             _check(_lib.fk_embed(e, ctypes.byref(c), ctypes.byref(f), out.ctypes.data_as(_PF), out.size))
         return out
 
-    def compare(self, a: Sequence[float], b: Sequence[float]) -> Match:
+    def compare(self, a: Vector, b: Vector) -> Match:
         """Compares two embeddings at the engine's operating point."""
         va, vb = _floats(a, "a"), _floats(b, "b")
         if va.size != vb.size:
@@ -1001,7 +1052,7 @@ class Engine:
             _check(_lib.fk_compare(e, va.ctypes.data_as(_PF), vb.ctypes.data_as(_PF), va.size, ctypes.byref(m)))
         return Match._from_c(m)
 
-    def verify(self, img_a: ImageLike, img_b: ImageLike, *, format=None) -> Match:
+    def verify(self, img_a: ImageLike, img_b: ImageLike, *, format: FormatLike = None) -> Match:
         """1:1 verification of the largest face of each image (FK_ERR_NO_FACE if either has none). Each
         capture is first checked under the engine's quality policy: FK_ERR_POOR_QUALITY or FK_ERR_NOT_LIVE
         ("show your real face") refuse it; the liveness part is option ``require_liveness``."""
@@ -1012,7 +1063,7 @@ class Engine:
             _check(_lib.fk_verify(e, ctypes.byref(ca), ctypes.byref(cb), ctypes.byref(m)))
         return Match._from_c(m)
 
-    def quality(self, img: ImageLike, face: Optional[Face] = None, *, format=None, rotation: int = 0) -> QualityReport:
+    def quality(self, img: ImageLike, face: Optional[Face] = None, *, format: FormatLike = None, rotation: int = 0) -> QualityReport:
         """Capture quality of ``face`` (default: the largest face) under the engine's quality policy."""
         im = _image(img, format, rotation)
         if face is None:
@@ -1026,7 +1077,7 @@ class Engine:
             _check(_lib.fk_quality(e, ctypes.byref(c), ctypes.byref(f), ctypes.byref(r), ctypes.sizeof(_FkQualityReport)))
         return QualityReport._from_c(r)
 
-    def liveness(self, img: ImageLike, face: Optional[Face] = None, *, format=None, rotation: int = 0) -> LivenessReport:
+    def liveness(self, img: ImageLike, face: Optional[Face] = None, *, format: FormatLike = None, rotation: int = 0) -> LivenessReport:
         """Liveness of ``face`` (default: the largest face) at the engine's liveness operating point
         (FK_ERR_UNSUPPORTED if the engine has no liveness models). One frame is one piece of evidence: on a
         live camera, average over several frames of a track."""
@@ -1108,7 +1159,7 @@ class Gallery:
     needed only to create/load it (model id, dimension, default threshold) and for :meth:`enroll_image`.
     """
 
-    def __init__(self, engine: Engine, *, _ptr: Optional[int] = None):
+    def __init__(self, engine: Engine, *, _ptr: Optional[int] = None) -> None:
         if _ptr is None:
             out = ctypes.c_void_p()
             with engine._h as e:
@@ -1138,7 +1189,7 @@ class Gallery:
     def __enter__(self) -> "Gallery":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def __len__(self) -> int:
@@ -1148,13 +1199,13 @@ class Gallery:
     def __repr__(self) -> str:
         return "<facekit.Gallery closed>" if self.closed else f"<facekit.Gallery {len(self)} identities dim={self.dim}>"
 
-    def enroll(self, identity: str, embedding: Sequence[float]) -> None:
+    def enroll(self, identity: str, embedding: Vector) -> None:
         """Adds a template under ``identity`` (1..255 bytes of UTF-8); an existing identity gains a template."""
         v = _floats(embedding, "embedding")
         with self._h as g:
             _check(_lib.fk_gallery_enroll(g, _id_bytes(identity), v.ctypes.data_as(_PF), v.size))
 
-    def enroll_image(self, engine: Engine, identity: str, img: ImageLike, *, format=None, rotation: int = 0) -> None:
+    def enroll_image(self, engine: Engine, identity: str, img: ImageLike, *, format: FormatLike = None, rotation: int = 0) -> None:
         """Detects the largest face of ``img``, checks it under ``engine``'s quality policy (FK_ERR_POOR_QUALITY,
         FK_ERR_NOT_LIVE: nothing enrolled), embeds it with ``engine`` and enrolls it."""
         im = _image(img, format, rotation)
@@ -1178,7 +1229,7 @@ class Gallery:
             _check(_lib.fk_gallery_threshold(e, g, op, float(eye_distance), ctypes.byref(out)))
         return out.value
 
-    def search(self, query: Sequence[float], k: int = 5, threshold: Optional[float] = None) -> List[Tuple[str, float]]:
+    def search(self, query: Vector, k: int = 5, threshold: Optional[float] = None) -> List[Tuple[str, float]]:
         """Up to ``k`` ``(identity, similarity)`` pairs, best first, with similarity ≥ ``threshold``.
 
         ``threshold=None`` uses the engine's calibrated operating point (an empty list then means "nobody
@@ -1238,7 +1289,7 @@ class Gallery:
                 ids.append(key.value.decode("utf-8"))
         return ids, out
 
-    def add_template(self, identity: str, values: Sequence[float]) -> None:
+    def add_template(self, identity: str, values: Vector) -> None:
         """Adds a template exactly as given (unit-norm float32, e.g. from :meth:`template` or a central gallery),
         without normalising it again, so this gallery scores as the one it came from
         (``fk_gallery_add_template``; FK_ERR_INVALID_ARGUMENT if it is not unit-norm)."""
@@ -1341,8 +1392,8 @@ class Tracker:
     :meth:`update` raise until another reference is set — never a read of freed memory.
     """
 
-    def __init__(self, engine: Engine, *, gallery: Optional[Gallery] = None, template: Optional[Sequence[float]] = None,
-                 **settings: Any):
+    def __init__(self, engine: Engine, *, gallery: Optional[Gallery] = None, template: Optional[Vector] = None,
+                 **settings: Any) -> None:
         if gallery is not None and template is not None:
             raise _invalid("decide against a gallery or a template, not both")
         out = ctypes.c_void_p()
@@ -1389,7 +1440,7 @@ class Tracker:
     def __enter__(self) -> "Tracker":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -1418,7 +1469,7 @@ class Tracker:
             _check(_lib.fk_tracker_set_gallery(t, g))
             self._gallery = gallery
 
-    def set_template(self, embedding: Sequence[float]) -> None:
+    def set_template(self, embedding: Vector) -> None:
         """Decide tracks against one template (1:1: is it this person) from now on; the vector is copied."""
         v = _floats(embedding, "template")
         with self._use() as t:
@@ -1426,7 +1477,7 @@ class Tracker:
             self._gallery = None  # the tracker no longer refers to it
 
     # -- the stream
-    def update(self, frame: ImageLike, *, format=None, rotation: int = 0) -> List[Track]:
+    def update(self, frame: ImageLike, *, format: FormatLike = None, rotation: int = 0) -> List[Track]:
         """Processes the next frame; returns its tracks (those lost in it included, once, with state LOST).
         A frame of another size than the previous one ends every track (a new stream). On an error
         (FK_ERR_INVALID_IMAGE: wrong stride, too few bytes, ...) the tracker is unchanged except that the frame

@@ -288,12 +288,12 @@ JNIEXPORT void JNICALL JNI_OnUnload(JavaVM *vm, void *reserved) {
 /* ------------------------------------------------------------------------------------------------------ */
 /* Version */
 
-JNIEXPORT jstring JNICALL Java_dev_facekit_NativeLib_versionString(JNIEnv *env, jclass cls) {
+JNIEXPORT jstring JNICALL Java_dev_facekit_NativeLib_versionString0(JNIEnv *env, jclass cls) {
     (void)cls;
     return (*env)->NewStringUTF(env, fk_version_string()); /* ASCII digits and dots */
 }
 
-JNIEXPORT jint JNICALL Java_dev_facekit_NativeLib_version(JNIEnv *env, jclass cls) {
+JNIEXPORT jint JNICALL Java_dev_facekit_NativeLib_version0(JNIEnv *env, jclass cls) {
     (void)env;
     (void)cls;
     return (jint)fk_version();
@@ -302,8 +302,8 @@ JNIEXPORT jint JNICALL Java_dev_facekit_NativeLib_version(JNIEnv *env, jclass cl
 /* ------------------------------------------------------------------------------------------------------ */
 /* Engine */
 
-JNIEXPORT jlong JNICALL Java_dev_facekit_NativeLib_engineNew(JNIEnv *env, jclass cls, jbyteArray dir,
-                                                            jobjectArray keys, jobjectArray values) {
+JNIEXPORT jlong JNICALL Java_dev_facekit_NativeLib_engineNew0(JNIEnv *env, jclass cls, jbyteArray dir,
+                                                             jobjectArray keys, jobjectArray values) {
     (void)cls;
     fk_options *o = fk_options_new();
     if (!o) {
@@ -736,8 +736,8 @@ JNIEXPORT void JNICALL Java_dev_facekit_NativeLib_gallerySave(JNIEnv *env, jclas
 /* ------------------------------------------------------------------------------------------------------ */
 /* Image decoding */
 
-JNIEXPORT jbyteArray JNICALL Java_dev_facekit_NativeLib_imageLoad(JNIEnv *env, jclass cls, jbyteArray jpath,
-                                                                 jintArray size) {
+JNIEXPORT jbyteArray JNICALL Java_dev_facekit_NativeLib_imageLoad0(JNIEnv *env, jclass cls, jbyteArray jpath,
+                                                                  jintArray size) {
     (void)cls;
     if (!size || (*env)->GetArrayLength(env, size) < 2) {
         throw_java(env, "java/lang/IllegalArgumentException", "size must hold 2 ints");

@@ -83,9 +83,46 @@ public final class Engine implements AutoCloseable {
         this.defaultThreshold = thr;
     }
 
-    /** The library's version string, e.g. "0.1.0". */
+    /**
+     * The native library's version string ({@code fk_version_string()}), e.g. "0.1.0". Throws
+     * {@link FacekitException} ({@code FK_ERR_UNSUPPORTED}) if the natives could not be loaded, e.g. a jar
+     * without natives for this platform.
+     */
     public static String version() {
         return NativeLib.versionString();
+    }
+
+    /**
+     * The version of these bindings: the {@code Implementation-Version} of the jar's manifest (the crate's
+     * version, from Cargo.toml), or null when the classes do not come from the jar (e.g. compiled into an app).
+     * Needs no native library. With the jar's own natives it equals {@link #version()}.
+     */
+    public static String bindingsVersion() {
+        return BindingsVersion.VALUE;
+    }
+
+    /** Read once, from the manifest of the jar holding this class (not from {@link Package}: when another
+     * class-path entry defined the package first, e.g. test classes in {@code dev.facekit}, the package has
+     * that entry's attributes). */
+    private static final class BindingsVersion {
+        static final String VALUE = read();
+
+        private static String read() {
+            java.net.URL self = Engine.class.getResource("Engine.class");
+            if (self != null && self.getProtocol().equals("jar")) {
+                String s = self.toString();
+                try (java.io.InputStream in = java.net.URI.create(s.substring(0, s.lastIndexOf("!/") + 2)
+                        + "META-INF/MANIFEST.MF").toURL().openStream()) {
+                    String v = new java.util.jar.Manifest(in).getMainAttributes()
+                            .getValue(java.util.jar.Attributes.Name.IMPLEMENTATION_VERSION);
+                    if (v != null) return v;
+                } catch (java.io.IOException | RuntimeException e) {
+                    // fall through to the package's attributes
+                }
+            }
+            Package p = Engine.class.getPackage();
+            return p == null ? null : p.getImplementationVersion();
+        }
     }
 
     public int embeddingDim() {
