@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO / "bindings" / "python"))
+if os.environ.get("FACEKIT_REQUIRE_INSTALLED") != "1":  # else the installed package (test_wheel.sh)
+    sys.path.insert(0, str(REPO / "bindings" / "python"))
 
 import facekit  # noqa: E402
 from facekit import CameraCalibrator, Engine, FacekitError, Status  # noqa: E402
