@@ -3,34 +3,19 @@ engine then loads; thin footage (blank frames, one still photo) is refused with 
 message, and nothing is written."""
 
 import json
-import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-if os.environ.get("FACEKIT_REQUIRE_INSTALLED") != "1":  # else the installed package (test_wheel.sh)
-    sys.path.insert(0, str(REPO / "bindings" / "python"))
+from support import MODELS, SHARED
 
 import facekit  # noqa: E402
 from facekit import CameraCalibrator, Engine, FacekitError, Status  # noqa: E402
 
-SHARED = Path(os.environ.get("FACEKIT_SHARED") or REPO.parent / "shared")
-MODELS = SHARED / "models"
 CROWD = SHARED / "data" / "video" / "facenetpt_opera_crowd.mp4"
 PHOTO = SHARED / "data" / "lfw" / "images" / "Aaron_Eckhart" / "Aaron_Eckhart_0001.jpg"
-
-
-@pytest.fixture(scope="module")
-def engine():
-    if not MODELS.is_dir():
-        pytest.skip(f"no models at {MODELS}")
-    with Engine(MODELS) as e:
-        yield e
 
 
 def crowd_frames():

@@ -9,7 +9,6 @@ import gc
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,15 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-if os.environ.get("FACEKIT_REQUIRE_INSTALLED") != "1":  # else the installed package (test_wheel.sh)
-    sys.path.insert(0, str(REPO / "bindings" / "python"))
+from support import MODELS, REPO, SHARED
 
 import facekit  # noqa: E402
 from facekit import Engine, FacekitError, Gallery, Image, Status  # noqa: E402
 
-SHARED = Path(os.environ.get("FACEKIT_SHARED") or REPO.parent / "shared")
-MODELS = SHARED / "models"
 LFW = SHARED / "data" / "lfw" / "images"
 
 # Engine creation loads the models (~0.3 s): the cycle test keeps it to 50 by default.

@@ -7,18 +7,13 @@ the JPEG decoders (zune-jpeg vs libjpeg-turbo), which this test removes from the
 
 import json
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-if os.environ.get("FACEKIT_REQUIRE_INSTALLED") != "1":  # else the installed package (test_wheel.sh)
-    sys.path.insert(0, str(REPO / "bindings" / "python"))
+from support import SHARED
 import facekit  # noqa: E402
 
-SHARED = Path(os.environ.get("FACEKIT_SHARED") or REPO.parent / "shared")
 cv2 = pytest.importorskip("cv2") if os.environ.get("FACEKIT_REQUIRE_CV2") != "1" else __import__("cv2")
 
 

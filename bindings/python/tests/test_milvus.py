@@ -17,9 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-if os.environ.get("FACEKIT_REQUIRE_INSTALLED") != "1":  # else the installed package (test_wheel.sh)
-    sys.path.insert(0, str(REPO / "bindings" / "python"))
+from support import MODELS, SHARED
 
 from facekit import Engine, FacekitError, Gallery, Status, load_image  # noqa: E402
 
@@ -40,8 +38,6 @@ from facekit.milvus import MilvusError, MilvusGallery, template_key  # noqa: E40
 
 logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # the fault tests' RPC errors are expected
 
-SHARED = Path(os.environ.get("FACEKIT_SHARED") or REPO.parent / "shared")
-MODELS = SHARED / "models"
 LFW = SHARED / "data" / "lfw" / "images"
 DIM = 128
 WEIRD = ['a" or id != "', 'back\\slash', 'new\nline', "emoji \U0001F600 \U00010348", "quote ' and \" both"]

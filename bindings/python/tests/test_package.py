@@ -16,16 +16,11 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-INSTALLED = os.environ.get("FACEKIT_REQUIRE_INSTALLED") == "1"
-if not INSTALLED:
-    sys.path.insert(0, str(REPO / "bindings" / "python"))
+from support import INSTALLED, MODELS, REPO, SHARED
 
 import facekit  # noqa: E402
 from facekit import Engine, FacekitError, Status  # noqa: E402
 
-SHARED = Path(os.environ.get("FACEKIT_SHARED") or REPO.parent / "shared")
-MODELS = SHARED / "models"
 LFW = SHARED / "data" / "lfw" / "images"
 MANIFEST = REPO / "models" / "manifest.json"
 CARGO_TOML = REPO / "Cargo.toml"

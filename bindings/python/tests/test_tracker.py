@@ -7,25 +7,18 @@ Frames per clip are capped (see CLIPS) so the whole file runs in seconds.
 
 import functools
 import gc
-import os
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-if os.environ.get("FACEKIT_REQUIRE_INSTALLED") != "1":  # else the installed package (test_wheel.sh)
-    sys.path.insert(0, str(REPO / "bindings" / "python"))
+from support import MODELS, SHARED
 
 import facekit  # noqa: E402
 from facekit import Engine, EventKind, FacekitError, Gallery, Image, Status, Tracker, TrackState, Verdict  # noqa: E402
 
-SHARED = Path(os.environ.get("FACEKIT_SHARED") or REPO.parent / "shared")
-MODELS = SHARED / "models"
 VIDEO = SHARED / "data" / "video"
 REPLAY = SHARED / "data" / "liveness" / "replay-attack"
 PHOTO_ATTACK = REPLAY / "spoof/test/mobile_photo/fixed_attack_mobile_client009_session01_mobile_photo_controlled.jpg"
@@ -37,15 +30,6 @@ CLIPS = {"no": 30, "brother": 36, "book": 24, "school": 24}
 # The door-gate configuration of examples/c/door_gate.c: the finer 128 px region search, whose boxes the
 # liveness check of each capture sees (at the default 64 px some webcam visitors are refused as not live).
 GATE = {"roi_input": 128}
-
-
-@pytest.fixture(scope="module")
-def engine():
-    """The default policy: quality gate and liveness required for every decision."""
-    if not MODELS.is_dir():
-        pytest.skip(f"no models at {MODELS}")
-    with Engine(MODELS) as e:
-        yield e
 
 
 @functools.lru_cache(maxsize=None)
