@@ -206,7 +206,8 @@ impl Engine {
         Self::from_pack(&ModelPack::from_bytes(bytes.to_vec())?, options)
     }
 
-    /// Loads from the first model directory found: `$FACEKIT_MODELS`, `./models`, `../shared/models`.
+    /// Loads from the first model directory found: `$FACEKIT_MODELS`, `./models`, `../shared/models`, then the
+    /// installed pack (`PREFIX/share/facekit/models` beside the program, `/usr/local/share/…`, `/usr/share/…`).
     pub fn find(options: Options) -> Result<Self> {
         Self::from_dir(find_model_dir(None)?, options)
     }

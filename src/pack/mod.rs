@@ -777,7 +777,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Finds a model directory for tools and tests: `explicit`, then `$FACEKIT_MODELS`, then `./models`, then
-/// `../shared/models`. A candidate counts only if it holds the default manifest's detector and embedder files.
+/// `../shared/models`, then the installed pack (see below). A candidate counts only if it holds the default manifest's detector and embedder files.
 pub fn find_model_dir(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
