@@ -12,15 +12,7 @@
 #   RUSTC, CARGO        the toolchain with the aarch64 standard library (default /usr/bin/rustc, /usr/bin/cargo)
 set -euo pipefail
 T0=$SECONDS
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-PY="${PYTHON:-python3}"
-# The bundled pack comes from FACEKIT_BUNDLE_DIR, else a given FACEKIT_SHARED's models/, else build.rs's default
-# <repo>/../shared/models (left unset then: a changed FACEKIT_BUNDLE_DIR makes cargo rebuild the crate).
-if [ -n "${FACEKIT_SHARED:-}" ] && [ -z "${FACEKIT_BUNDLE_DIR:-}" ]; then
-    export FACEKIT_BUNDLE_DIR="$(cd "$FACEKIT_SHARED" && pwd)/models"
-fi
-export FACEKIT_SHARED="$(cd "${FACEKIT_SHARED:-$REPO/../shared}" && pwd)"
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/wheel_env.sh"
 export RUSTC="${RUSTC:-/usr/bin/rustc}" CARGO="${CARGO:-/usr/bin/cargo}"
 export CARGO_BUILD_TARGET=aarch64-unknown-linux-gnu  # setup.py tags the wheel linux_aarch64 from it
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target/cross}"

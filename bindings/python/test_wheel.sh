@@ -17,15 +17,7 @@
 # Extra arguments go to pytest (e.g. -k package).
 set -euo pipefail
 T0=$SECONDS
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-PY="${PYTHON:-python3}"
-# The bundled pack comes from FACEKIT_BUNDLE_DIR, else a given FACEKIT_SHARED's models/, else build.rs's default
-# <repo>/../shared/models (left unset then: a changed FACEKIT_BUNDLE_DIR makes cargo rebuild the crate).
-if [ -n "${FACEKIT_SHARED:-}" ] && [ -z "${FACEKIT_BUNDLE_DIR:-}" ]; then
-    export FACEKIT_BUNDLE_DIR="$(cd "$FACEKIT_SHARED" && pwd)/models"
-fi
-export FACEKIT_SHARED="$(cd "${FACEKIT_SHARED:-$REPO/../shared}" && pwd)"
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/wheel_env.sh"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
 export FACEKIT_REQUIRE_CV2="${FACEKIT_REQUIRE_CV2:-1}" FACEKIT_REQUIRE_MILVUS="${FACEKIT_REQUIRE_MILVUS:-1}"
 WHEEL_DIR="${FACEKIT_WHEEL_DIR:-$REPO/dist}"
