@@ -65,7 +65,7 @@ t=$(date +%s)
 "${cargo[@]}" build --release --target "$T" || { echo '{"target":"'"$T"'","error":"build failed"}'; exit 1; }
 # CROSS_TESTS=ci builds only the test binaries it runs (each links all of tract).
 sel=(); [ "${CROSS_TESTS:-full}" = ci ] &&
-  sel=(-p facekit --lib --test golden --test c_abi --test fuzz_corpus --test gallery_crash)
+  sel=(-p facekit --lib --test golden --test c_abi --test fuzz_corpus --test gallery_crash --test track)
 "${cargo[@]}" test --release --target "$T" --no-run "${sel[@]}" --message-format=json-render-diagnostics >"$logs/tests.json" ||
   { echo '{"target":"'"$T"'","error":"test build failed"}'; exit 1; }
 build_s=$(( $(date +%s) - t ))
@@ -148,15 +148,16 @@ door_gate() {
 # 40-100x x86's CPU time: the golden test did not finish in 45 min (19 s on x86), quality took 797 CPU s, the
 # pipeline binary more than 37 CPU min. So ci runs: the golden comparison with x86 on the first
 # CROSS_GOLDEN_IMAGES (default 12) golden images (embeddings, liveness, every face found; golden_subset_dump +
-# cross/compare_x86.py --subset), the C tests, door_gate, the fuzz corpus, the gallery crash test and the
-# library's unit tests. The golden test against onnxruntime, pipeline (LFW-subset decisions), liveness, quality
-# and track run in full mode only.
+# cross/compare_x86.py --subset), the C tests, door_gate, the fuzz corpus, the gallery crash test, the tracker
+# tests (411 CPU s) and the library's unit tests. The golden test against onnxruntime, pipeline (LFW-subset
+# decisions), liveness and quality run in full mode only.
 armgolden=$logs/golden-arm.json armlfw=$logs/lfw-arm.json
 ci=0; [ "${CROSS_TESTS:-full}" = ci ] && ci=1
 echo "== tests under qemu -cpu $cpu (CROSS_TESTS=${CROSS_TESTS:-full}, ${CROSS_JOBS:-2} at a time)"
 if [ $ci = 1 ]; then
   pool run_one golden "FACEKIT_GOLDEN_DUMP=$armgolden" "FACEKIT_GOLDEN_IMAGES=${CROSS_GOLDEN_IMAGES:-12}" -- \
     --ignored --exact golden_subset_dump
+  pool run_one track --
 else
   pool run_one golden "FACEKIT_GOLDEN_DUMP=$armgolden" --
   pool run_one quality --

@@ -135,8 +135,9 @@ pub struct Calibration {
 /// What one installed camera showed (`facekit calibrate camera`, from unlabelled footage): its strangers'
 /// scores against each other (faces in view at the same time are different people) and its live faces'
 /// liveness. Its impostor scores join a gallery's own when thresholds adapt to the camera
-/// ([`crate::Engine::camera_threshold`]); the liveness figures are reported, not used (a threshold lowered to
-/// admit one camera's live faces admits photos too: BENCHMARKS.md).
+/// ([`crate::Engine::camera_threshold`]); the liveness figures are reported, not used: a threshold lowered to
+/// admit one camera's live faces admits its photos too, because spoof scores do not move with a camera's live
+/// scores (BENCHMARKS.md, "Liveness adapted to each camera's live faces").
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CameraCalibration {
     /// The footage it was measured on.
