@@ -99,7 +99,13 @@ fn scores_match_the_onnxruntime_reference() {
     let (real, spoof) = eval::split_scores(&split("devel"));
     let cal = eval::calibration(&real, &spoof, String::new(), String::new());
     let manifest = e.liveness_model().unwrap().calibration().unwrap();
-    assert_eq!(cal.thresholds, manifest.thresholds, "models/manifest.json's liveness calibration is stale");
+    // Within 1e-5, not bit for bit: on armv7 tract's kernels move scores by up to ~1e-6, and the threshold (one
+    // spoof's score) moved by 2e-7 there; a stale manifest is off by hundredths (a decoder change moved it 0.011).
+    assert_eq!(cal.thresholds.keys().collect::<Vec<_>>(), manifest.thresholds.keys().collect::<Vec<_>>());
+    for (op, t) in &cal.thresholds {
+        let m = manifest.thresholds[op];
+        assert!((t - m).abs() <= 1e-5, "models/manifest.json's liveness calibration is stale: {op} {m} in the manifest, {t} measured");
+    }
     let r = eval::evaluation(&split("test"), Some(threshold), &["v2", "v1se"]);
     eprintln!(
         "test split at {threshold:.4}: APCER {:.2} % BPCER {:.2} % ACER {:.2} % AUC {:.4}; APCER by attack {:?}",
